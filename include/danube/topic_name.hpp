@@ -1,0 +1,135 @@
+// Topic names as the broker accepts them, checked client-side so a typo fails before any I/O.
+#pragma once
+
+#include <danube/error.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace danube {
+
+namespace detail {
+
+// Decodes one UTF-8 code point starting at `text[i]`, advancing `i`. Returns false on malformed
+// input (which the broker, a Rust program, could never have received as a string).
+inline bool next_code_point(std::string_view text, std::size_t& i, char32_t& out) noexcept {
+  const auto lead = static_cast<unsigned char>(text[i]);
+  std::size_t extra = 0;
+  if (lead < 0x80U) {
+    out = lead;
+  } else if ((lead & 0xE0U) == 0xC0U) {
+    out = lead & 0x1FU;
+    extra = 1;
+  } else if ((lead & 0xF0U) == 0xE0U) {
+    out = lead & 0x0FU;
+    extra = 2;
+  } else if ((lead & 0xF8U) == 0xF0U) {
+    out = lead & 0x07U;
+    extra = 3;
+  } else {
+    return false;
+  }
+  if (i + extra >= text.size() && extra != 0) {
+    return false;
+  }
+  for (std::size_t k = 1; k <= extra; ++k) {
+    const auto cont = static_cast<unsigned char>(text[i + k]);
+    if ((cont & 0xC0U) != 0x80U) {
+      return false;
+    }
+    out = (out << 6U) | (cont & 0x3FU);
+  }
+  // Overlong encodings, surrogates and values past U+10FFFF are not valid UTF-8.
+  static constexpr char32_t min_for_length[] = {0, 0x80, 0x800, 0x10000};
+  if (out < min_for_length[extra] || out > 0x10FFFF || (out >= 0xD800 && out <= 0xDFFF)) {
+    return false;
+  }
+  i += extra + 1;
+  return true;
+}
+
+// Rust's char::is_alphanumeric for the scripts people name topics in: ASCII, Latin-1 and Latin
+// Extended letters, Greek, Cyrillic, Hebrew, Arabic, CJK, kana, Hangul and the common digit blocks.
+// Code points outside these ranges are treated as not alphanumeric (a stricter answer than the
+// broker's only for rare scripts; see docs/reliability.md).
+inline bool is_unicode_alphanumeric(char32_t c) noexcept {
+  if (c < 0x80) {
+    return (c >= U'0' && c <= U'9') || (c >= U'a' && c <= U'z') || (c >= U'A' && c <= U'Z');
+  }
+  struct range {
+    char32_t first, last;
+  };
+  static constexpr range ranges[] = {
+      {0x00AA, 0x00AA}, {0x00B2, 0x00B3}, {0x00B5, 0x00B5}, {0x00B9, 0x00BA}, {0x00BC, 0x00BE},
+      {0x00C0, 0x00D6}, {0x00D8, 0x00F6}, {0x00F8, 0x02C1}, {0x0370, 0x0373}, {0x0376, 0x0377},
+      {0x037B, 0x037D}, {0x0386, 0x0386}, {0x0388, 0x03FF}, {0x0400, 0x0481}, {0x048A, 0x052F},
+      {0x0531, 0x0556}, {0x0561, 0x0587}, {0x05D0, 0x05EA}, {0x0620, 0x064A}, {0x0660, 0x0669},
+      {0x06F0, 0x06F9}, {0x0904, 0x0939}, {0x0966, 0x096F}, {0x0E01, 0x0E30}, {0x0E50, 0x0E59},
+      {0x1E00, 0x1FBC}, {0x2070, 0x2071}, {0x2160, 0x2188}, {0x3041, 0x3096}, {0x30A1, 0x30FA},
+      {0x3400, 0x4DBF}, {0x4E00, 0x9FFF}, {0xAC00, 0xD7A3}, {0xFF10, 0xFF19}, {0xFF21, 0xFF3A},
+      {0xFF41, 0xFF5A},
+  };
+  for (const auto& r : ranges) {
+    if (c >= r.first && c <= r.last) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace detail
+
+// True when `text` is valid UTF-8 (names, attribute keys and values travel as protobuf strings,
+// which must be UTF-8).
+[[nodiscard]] inline bool is_valid_utf8(std::string_view text) noexcept {
+  std::size_t i = 0;
+  char32_t c = 0;
+  while (i < text.size()) {
+    if (!detail::next_code_point(text, i, c)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Checks a topic name with the broker's own rule: exactly three '/'-separated parts, each made of
+// Unicode alphanumerics, '_' and '-'. The broker's quirks are kept (an empty or non-empty first
+// part, empty segments, upper case), so a name this accepts is one the broker accepts.
+// The error message is the broker's INVALID_ARGUMENT text.
+[[nodiscard]] inline result<void> validate_topic_name(std::string_view topic) {
+  const auto invalid = [&] {
+    return unexpected_error(errc::invalid_argument,
+                            "The topic: " + std::string(topic) +
+                                " has an invalid format, should be: /namespace_name/topic_name");
+  };
+  std::size_t parts = 1;
+  std::size_t i = 0;
+  char32_t c = 0;
+  while (i < topic.size()) {
+    if (topic[i] == '/') {
+      ++parts;
+      ++i;
+      continue;
+    }
+    if (!detail::next_code_point(topic, i, c)) {
+      return invalid();
+    }
+    if (c != U'_' && c != U'-' && !detail::is_unicode_alphanumeric(c)) {
+      return invalid();
+    }
+  }
+  if (parts != 3) {
+    return invalid();
+  }
+  return {};
+}
+
+// The name of partition `index` of a partitioned topic, as producers, consumers and the admin API
+// all build it.
+[[nodiscard]] inline std::string partition_topic_name(std::string_view base, std::uint32_t index) {
+  return std::string(base) + "-part-" + std::to_string(index);
+}
+
+}  // namespace danube
