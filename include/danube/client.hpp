@@ -1,0 +1,187 @@
+// basic_client<Auth, Tls>: the entry point. Owns the connections (one pooled gRPC channel per
+// broker address) and everything made from it; closing it closes its producers and consumers.
+//
+//   auto client = danube::client::builder().service_url("http://127.0.0.1:6650").build();
+//   auto producer = client->new_producer().topic("/default/orders").name("writer").build();
+//
+// Auth and Tls are compile-time policies (docs/policies.md). A policy that sends credentials
+// over plaintext does not compile unless the plaintext policy is tls::plaintext_insecure.
+#pragma once
+
+#include <danube/consumer.hpp>
+#include <danube/detail/client_core.hpp>
+#include <danube/detail/lookup.hpp>
+#include <danube/detail/service_url.hpp>
+#include <danube/error.hpp>
+#include <danube/lookup.hpp>
+#include <danube/policies/auth.hpp>
+#include <danube/policies/concepts.hpp>
+#include <danube/policies/tls.hpp>
+#include <danube/producer.hpp>
+#include <danube/topic_name.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <type_traits>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace danube {
+
+template <auth_policy Auth, tls_policy Tls>
+class basic_client_builder;
+
+template <auth_policy Auth = auth::none, tls_policy Tls = tls::plaintext>
+class basic_client {
+  static_assert(!Auth::sends_credentials || !Tls::is_plaintext || Tls::allows_credentials_in_clear,
+                "danube: this auth policy sends credentials, which must not travel in clear over tls::plaintext. "
+                "Use a TLS policy (tls::system_roots, tls::ca_file, tls::mutual), or opt in explicitly with "
+                "tls::plaintext_insecure.");
+
+ public:
+  using auth_type = Auth;
+  using tls_type = Tls;
+
+  [[nodiscard]] static basic_client_builder<Auth, Tls> builder() { return {}; }
+
+  basic_client(basic_client&&) noexcept = default;
+  basic_client& operator=(basic_client&&) noexcept = default;
+  basic_client(const basic_client&) = delete;
+  basic_client& operator=(const basic_client&) = delete;
+  // Closes the client and everything made from it.
+  ~basic_client() {
+    if (core_) {
+      core_->close();
+    }
+  }
+
+  // A builder for a producer of this client; name the producer type to choose its policies:
+  //   client.new_producer<danube::basic_producer<danube::retry::none, danube::route::key_hash>>()
+  template <class Producer = producer>
+  [[nodiscard]] auto new_producer() const {
+    return basic_producer_builder<typename Producer::retry_policy_type, typename Producer::router_type>(core_);
+  }
+
+  template <class Consumer = consumer>
+  [[nodiscard]] auto new_consumer() const {
+    return basic_consumer_builder<typename Consumer::retry_policy_type>(core_);
+  }
+
+  // Which broker serves `topic`, asked of the service URL.
+  [[nodiscard]] result<topic_lookup> lookup_topic(std::string_view topic) const {
+    if (auto ok = validate_topic_name(topic); !ok) {
+      return std::unexpected(std::move(ok).error());
+    }
+    return detail::lookup_topic(*core_, core_->service_address(), topic);
+  }
+
+  // The partition topics of `topic` ([topic] itself when it is not partitioned; [] if unknown).
+  [[nodiscard]] result<std::vector<std::string>> topic_partitions(std::string_view topic) const {
+    if (auto ok = validate_topic_name(topic); !ok) {
+      return std::unexpected(std::move(ok).error());
+    }
+    return detail::topic_partitions(*core_, core_->service_address(), topic);
+  }
+
+  // Closes every producer and consumer made from this client and drops its connections.
+  // Idempotent; later calls fail with errc::closed.
+  void close() { core_->close(); }
+
+ private:
+  friend class basic_client_builder<Auth, Tls>;
+  explicit basic_client(std::shared_ptr<detail::client_core> core) : core_(std::move(core)) {}
+
+  std::shared_ptr<detail::client_core> core_;
+};
+
+using client = basic_client<>;
+
+// Collects a client's settings; build() validates them (URL, TLS material) without network I/O.
+template <auth_policy Auth, tls_policy Tls>
+class basic_client_builder {
+ public:
+  // http://host:port for plaintext policies, https://host:port for TLS policies.
+  basic_client_builder& service_url(std::string url) {
+    service_url_ = std::move(url);
+    return *this;
+  }
+  // How long create() and subscribe() wait for a broker connection (default 10 s).
+  basic_client_builder& connect_timeout(std::chrono::milliseconds timeout) {
+    settings_.connect_timeout = timeout;
+    return *this;
+  }
+  // The deadline of every control call: lookups, create, subscribe, acks (default 30 s).
+  basic_client_builder& call_timeout(std::chrono::milliseconds timeout) {
+    settings_.call_timeout = timeout;
+    return *this;
+  }
+  // HTTP/2 keep-alive ping interval on idle connections (default 30 s).
+  basic_client_builder& keepalive(std::chrono::milliseconds interval) {
+    settings_.keepalive = interval;
+    return *this;
+  }
+  basic_client_builder& auth(Auth policy) {
+    auth_ = std::move(policy);
+    return *this;
+  }
+  basic_client_builder& tls(Tls policy) {
+    tls_ = std::move(policy);
+    return *this;
+  }
+
+  [[nodiscard]] result<basic_client<Auth, Tls>> build() const {
+    if (service_url_.empty()) {
+      return unexpected_error(errc::invalid_argument, "a client needs a service_url(\"http://host:port\")");
+    }
+    auto url = detail::parse_service_url(service_url_);
+    if (!url) {
+      return std::unexpected(std::move(url).error());
+    }
+    if (url->tls == Tls::is_plaintext) {
+      return unexpected_error(errc::invalid_argument,
+                              Tls::is_plaintext
+                                  ? "service URL '" + service_url_ + "' is https:// but the TLS policy is plaintext"
+                                  : "service URL '" + service_url_ + "' is http:// but the TLS policy uses TLS");
+    }
+    for (const auto timeout : {settings_.connect_timeout, settings_.call_timeout, settings_.keepalive}) {
+      if (timeout <= std::chrono::milliseconds::zero()) {
+        return unexpected_error(errc::invalid_argument, "timeouts and the keep-alive interval must be positive");
+      }
+    }
+    if (!auth_) {
+      return unexpected_error(errc::invalid_argument, "this client's auth policy needs a value: call auth(...)");
+    }
+    auto tls = tls_.configuration();
+    if (!tls) {
+      return std::unexpected(std::move(tls).error());
+    }
+    auto settings = settings_;
+    settings.url = std::move(*url);
+    settings.tls = std::move(*tls);
+    if constexpr (Auth::sends_credentials) {
+      settings.authorization = [auth = *auth_](const auth_context& context) mutable {
+        return auth.authorization(context);
+      };
+    }
+    return basic_client<Auth, Tls>(std::make_shared<detail::client_core>(std::move(settings)));
+  }
+
+ private:
+  std::string service_url_;
+  detail::client_settings settings_;
+  std::optional<Auth> auth_ = default_auth_();
+  Tls tls_{};
+
+  [[nodiscard]] static std::optional<Auth> default_auth_() {
+    if constexpr (std::is_default_constructible_v<Auth>) {
+      return Auth{};
+    } else {
+      return std::nullopt;
+    }
+  }
+};
+
+}  // namespace danube

@@ -1,0 +1,289 @@
+// basic_consumer<RetryPolicy>: receives from a subscription on a topic (every partition of it).
+//
+//   auto k = client.new_consumer().topic("/default/orders").consumer_name("c1")
+//                  .subscription("billing").subscription_type(danube::subscription_type::shared).build();
+//   if (auto ok = k->subscribe(); !ok) { ... }    // TopicPartitions, then Subscribe per partition
+//   auto m = k->receive(std::chrono::seconds(1));  // result<message>; errc::timeout when none came
+//   k->ack(*m);
+//
+// All partitions feed one bounded queue; while it is full the streams are not read, so the
+// broker is held back and nothing is dropped.
+#pragma once
+
+#include <danube/consumer_options.hpp>
+#include <danube/detail/client_core.hpp>
+#include <danube/detail/lookup.hpp>
+#include <danube/detail/receive_queue.hpp>
+#include <danube/detail/topic_consumer.hpp>
+#include <danube/error.hpp>
+#include <danube/message.hpp>
+#include <danube/policies/concepts.hpp>
+#include <danube/policies/retry.hpp>
+#include <danube/topic_name.hpp>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace danube {
+
+namespace detail {
+
+// The non-template state of a consumer, shared with its streams and with the client.
+class consumer_core final : public closable, public std::enable_shared_from_this<consumer_core> {
+ public:
+  consumer_core(std::shared_ptr<client_core> client, consumer_options options)
+      : client_(std::move(client)),
+        options_(std::move(options)),
+        queue_(std::make_shared<receive_queue>(options_.receive_queue_capacity)) {}
+
+  [[nodiscard]] const consumer_options& options() const noexcept { return options_; }
+
+  [[nodiscard]] result<void> subscribe() {
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) {
+        return unexpected_error(errc::closed, "the consumer is closed");
+      }
+      if (!partitions_.empty()) {
+        return {};
+      }
+    }
+    auto names = topic_partitions(*client_, client_->service_address(), options_.topic);
+    if (!names) {
+      return std::unexpected(std::move(names).error());
+    }
+    if (names->empty()) {
+      return unexpected_error(errc::not_found, "no topic or partitions found for " + options_.topic);
+    }
+    std::vector<std::shared_ptr<topic_consumer>> subscribed;
+    for (auto& name : *names) {
+      auto partition = std::make_shared<topic_consumer>(client_, std::move(name), options_);
+      if (auto ok = partition->subscribe(); !ok) {
+        return ok;
+      }
+      subscribed.push_back(std::move(partition));
+    }
+    for (std::size_t i = 0; i < subscribed.size(); ++i) {
+      if (auto ok = subscribed[i]->start(queue_); !ok) {
+        for (std::size_t k = 0; k < i; ++k) {
+          subscribed[k]->close();
+        }
+        return ok;
+      }
+    }
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) {
+        for (const auto& partition : subscribed) {
+          partition->close();
+        }
+        return unexpected_error(errc::closed, "the consumer was closed during subscribe()");
+      }
+      partitions_ = std::move(subscribed);
+    }
+    client_->track(weak_from_this());
+    return {};
+  }
+
+  [[nodiscard]] result<message> receive(std::optional<std::chrono::milliseconds> timeout) {
+    if (auto ok = ready_(); !ok) {
+      return std::unexpected(std::move(ok).error());
+    }
+    return queue_->pop(timeout);
+  }
+
+  [[nodiscard]] result<void> ack(const message& m) {
+    auto partition = partition_of_(m);
+    if (!partition) {
+      return std::unexpected(std::move(partition).error());
+    }
+    return (*partition)->ack(m);
+  }
+
+  [[nodiscard]] result<void> nack(const message& m, const nack_options& options) {
+    auto partition = partition_of_(m);
+    if (!partition) {
+      return std::unexpected(std::move(partition).error());
+    }
+    return (*partition)->nack(m, options);
+  }
+
+  void close() override {
+    std::vector<std::shared_ptr<topic_consumer>> partitions;
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) {
+        return;
+      }
+      closed_ = true;
+      partitions.swap(partitions_);
+    }
+    queue_->close();
+    for (const auto& partition : partitions) {
+      partition->close();
+    }
+  }
+
+ private:
+  [[nodiscard]] result<void> ready_() {
+    std::lock_guard lock(mu_);
+    if (closed_) {
+      return unexpected_error(errc::closed, "the consumer is closed");
+    }
+    if (partitions_.empty()) {
+      return unexpected_error(errc::failed_precondition, "subscribe() has not succeeded on this consumer");
+    }
+    return {};
+  }
+
+  [[nodiscard]] result<std::shared_ptr<topic_consumer>> partition_of_(const message& m) {
+    std::lock_guard lock(mu_);
+    if (closed_) {
+      return unexpected_error(errc::closed, "the consumer is closed");
+    }
+    for (const auto& partition : partitions_) {
+      if (partition->topic() == m.topic()) {
+        return partition;
+      }
+    }
+    return unexpected_error(errc::invalid_argument,
+                            "the message (topic " + m.topic() + ") was not received by this consumer");
+  }
+
+  const std::shared_ptr<client_core> client_;
+  const consumer_options options_;
+  const std::shared_ptr<receive_queue> queue_;
+  std::mutex mu_;
+  std::vector<std::shared_ptr<topic_consumer>> partitions_;
+  bool closed_ = false;
+};
+
+}  // namespace detail
+
+template <retry_policy RetryPolicy>
+class basic_consumer_builder;
+
+template <retry_policy RetryPolicy = retry::exponential_backoff>
+class basic_consumer {
+ public:
+  using retry_policy_type = RetryPolicy;
+
+  basic_consumer(basic_consumer&&) noexcept = default;
+  basic_consumer& operator=(basic_consumer&&) noexcept = default;
+  basic_consumer(const basic_consumer&) = delete;
+  basic_consumer& operator=(const basic_consumer&) = delete;
+  ~basic_consumer() {
+    if (core_) {
+      core_->close();
+    }
+  }
+
+  // Finds the topic's partitions and subscribes to each, then starts receiving.
+  [[nodiscard]] result<void> subscribe() { return core_->subscribe(); }
+
+  // Waits up to `timeout` for the next message (errc::timeout when none came).
+  [[nodiscard]] result<message> receive(std::chrono::milliseconds timeout) { return core_->receive(timeout); }
+  // The next message if one is waiting (errc::timeout otherwise); never blocks.
+  [[nodiscard]] result<message> try_receive() { return core_->receive(std::nullopt); }
+
+  // Acknowledges to the broker that owns the message's partition.
+  result<void> ack(const message& m) { return core_->ack(m); }
+  // Asks for redelivery (reliable topics), after at least `options.delay`.
+  result<void> nack(const message& m, const nack_options& options = {}) { return core_->nack(m, options); }
+
+  // Stops the streams; receive() then fails with errc::closed. Idempotent.
+  void close() { core_->close(); }
+
+  [[nodiscard]] const consumer_options& options() const noexcept { return core_->options(); }
+  [[nodiscard]] RetryPolicy& retry_policy() noexcept { return *retry_; }
+
+ private:
+  template <danube::retry_policy>
+  friend class basic_consumer_builder;
+
+  basic_consumer(std::shared_ptr<detail::client_core> client, consumer_options options, RetryPolicy retry)
+      : core_(std::make_shared<detail::consumer_core>(std::move(client), std::move(options))),
+        retry_(std::make_unique<RetryPolicy>(std::move(retry))) {}
+
+  std::shared_ptr<detail::consumer_core> core_;
+  std::unique_ptr<RetryPolicy> retry_;
+};
+
+using consumer = basic_consumer<>;
+
+// Collects a consumer's settings; build() checks them without any I/O.
+template <retry_policy RetryPolicy = retry::exponential_backoff>
+class basic_consumer_builder;
+
+template <danube::retry_policy RetryPolicy>
+class basic_consumer_builder {
+ public:
+  explicit basic_consumer_builder(std::shared_ptr<detail::client_core> client) : client_(std::move(client)) {}
+
+  basic_consumer_builder& topic(std::string topic) {
+    options_.topic = std::move(topic);
+    return *this;
+  }
+  basic_consumer_builder& consumer_name(std::string name) {
+    options_.consumer_name = std::move(name);
+    return *this;
+  }
+  basic_consumer_builder& subscription(std::string name) {
+    options_.subscription = std::move(name);
+    return *this;
+  }
+  basic_consumer_builder& subscription_type(danube::subscription_type type) {
+    options_.type = type;
+    return *this;
+  }
+  // Glob patterns on the routing key (`*`, `?`); key_shared subscriptions only.
+  basic_consumer_builder& key_filters(std::vector<std::string> filters) {
+    options_.key_filters = std::move(filters);
+    return *this;
+  }
+  basic_consumer_builder& receive_queue_capacity(std::size_t capacity) {
+    options_.receive_queue_capacity = capacity;
+    return *this;
+  }
+  basic_consumer_builder& retry_policy(RetryPolicy policy) {
+    retry_ = std::move(policy);
+    return *this;
+  }
+
+  [[nodiscard]] result<basic_consumer<RetryPolicy>> build() const {
+    if (options_.topic.empty()) {
+      return unexpected_error(errc::invalid_argument, "a consumer needs a topic: call topic(\"/namespace/name\")");
+    }
+    if (auto ok = validate_topic_name(options_.topic); !ok) {
+      return std::unexpected(std::move(ok).error());
+    }
+    if (options_.consumer_name.empty() || options_.subscription.empty()) {
+      return unexpected_error(errc::invalid_argument,
+                              "a consumer needs a consumer_name(...) and a subscription(...)");
+    }
+    if (!is_valid_utf8(options_.consumer_name) || !is_valid_utf8(options_.subscription)) {
+      return unexpected_error(errc::invalid_argument, "consumer and subscription names must be valid UTF-8");
+    }
+    if (!options_.key_filters.empty() && options_.type != subscription_type::key_shared) {
+      return unexpected_error(errc::invalid_argument,
+                              "key_filters only apply to key_shared subscriptions: set "
+                              "subscription_type(danube::subscription_type::key_shared) or drop the filters");
+    }
+    if (options_.receive_queue_capacity == 0) {
+      return unexpected_error(errc::invalid_argument, "the receive queue capacity must be at least 1");
+    }
+    return basic_consumer<RetryPolicy>(client_, options_, retry_);
+  }
+
+ private:
+  std::shared_ptr<detail::client_core> client_;
+  consumer_options options_;
+  RetryPolicy retry_{};
+};
+
+}  // namespace danube

@@ -1,0 +1,218 @@
+// The non-template heart of a client: settings, the channel pool, per-call preparation (deadline,
+// auth, proxy header) and the registry of producers and consumers to close with the client.
+// basic_client<Auth, Tls> only decides how this is configured.
+#pragma once
+
+#include <danube/detail/grpc_status.hpp>
+#include <danube/detail/proto.hpp>
+#include <danube/detail/service_url.hpp>
+#include <danube/error.hpp>
+#include <danube/policies/concepts.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+namespace danube::detail {
+
+// Where a producer or consumer talks to: the broker's identity, the address to dial, and whether
+// a proxy in between needs the `x-danube-broker-url` header.
+struct broker_address {
+  std::string broker_url;
+  std::string connect_url;
+  bool proxy = false;
+};
+
+struct client_settings {
+  service_url url;
+  std::chrono::milliseconds connect_timeout{10'000};
+  std::chrono::milliseconds call_timeout{30'000};
+  std::chrono::milliseconds keepalive{30'000};
+  tls_configuration tls;
+  std::function<result<std::optional<std::string>>(const auth_context&)> authorization;
+};
+
+// Something a client closes when it is closed itself (producers, consumers).
+class closable {
+ public:
+  closable() = default;
+  closable(const closable&) = delete;
+  closable& operator=(const closable&) = delete;
+  virtual ~closable() = default;
+  virtual void close() = 0;
+};
+
+class client_core : public std::enable_shared_from_this<client_core> {
+ public:
+  explicit client_core(client_settings settings) : settings_(std::move(settings)) {
+    if (settings_.tls.enabled) {
+      grpc::SslCredentialsOptions options;
+      options.pem_root_certs = settings_.tls.root_certificates;
+      options.pem_cert_chain = settings_.tls.certificate_chain;
+      options.pem_private_key = settings_.tls.private_key;
+      credentials_ = grpc::SslCredentials(options);
+    } else {
+      credentials_ = grpc::InsecureChannelCredentials();
+    }
+  }
+
+  [[nodiscard]] const client_settings& settings() const noexcept { return settings_; }
+
+  [[nodiscard]] broker_address service_address() const {
+    const auto url = settings_.url.to_string();
+    return {url, url, false};
+  }
+
+  // The pooled channel for a connect_url: one per broker address, shared by every producer,
+  // consumer and registry call of this client.
+  [[nodiscard]] result<std::shared_ptr<grpc::Channel>> channel(const std::string& connect_url) {
+    std::lock_guard lock(mu_);
+    if (closed_) {
+      return unexpected_error(errc::closed, "the client is closed");
+    }
+    if (const auto it = channels_.find(connect_url); it != channels_.end()) {
+      return it->second;
+    }
+    auto url = parse_service_url(connect_url);
+    if (!url) {
+      return std::unexpected(std::move(url).error());
+    }
+    if (url->tls != settings_.tls.enabled) {
+      return unexpected_error(errc::invalid_argument,
+                              "the broker address '" + connect_url + "' does not match the client's TLS setting");
+    }
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, static_cast<int>(settings_.keepalive.count()));
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
+    // Channels of different clients must not share connections: closing one client (or a test
+    // restarting a broker) must not disturb another.
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2'000);
+    auto created = grpc::CreateCustomChannel(url->authority(), credentials_, args);
+    channels_.emplace(connect_url, created);
+    return created;
+  }
+
+  // Waits (at most the connect timeout) until the broker at `address` accepts connections.
+  [[nodiscard]] result<std::shared_ptr<grpc::Channel>> connect(const broker_address& address) {
+    auto ch = channel(address.connect_url);
+    if (!ch) {
+      return ch;
+    }
+    auto& c = **ch;
+    if (c.GetState(true) != GRPC_CHANNEL_READY &&
+        !c.WaitForConnected(std::chrono::system_clock::now() + settings_.connect_timeout)) {
+      return unexpected_error(errc::unavailable, "could not connect to " + address.connect_url + " within " +
+                                                     std::to_string(settings_.connect_timeout.count()) + " ms");
+    }
+    return ch;
+  }
+
+  // Deadline (none for std::nullopt: streams), authorization and proxy routing for one call.
+  [[nodiscard]] result<void> prepare(grpc::ClientContext& context, const broker_address& address,
+                                     std::optional<std::chrono::milliseconds> timeout) {
+    if (timeout) {
+      context.set_deadline(std::chrono::system_clock::now() + *timeout);
+    }
+    if (settings_.authorization) {
+      auto header = settings_.authorization(auth_context_());
+      if (!header) {
+        return std::unexpected(std::move(header).error());
+      }
+      if (*header) {
+        context.AddMetadata("authorization", **header);
+      }
+    }
+    if (address.proxy) {
+      context.AddMetadata("x-danube-broker-url", address.broker_url);
+    }
+    return {};
+  }
+  [[nodiscard]] result<void> prepare(grpc::ClientContext& context, const broker_address& address) {
+    return prepare(context, address, settings_.call_timeout);
+  }
+
+  [[nodiscard]] std::uint64_t next_request_id() noexcept { return request_ids_.fetch_add(1, std::memory_order_relaxed); }
+
+  void track(std::weak_ptr<closable> resource) {
+    std::lock_guard lock(mu_);
+    std::erase_if(tracked_, [](const auto& w) { return w.expired(); });
+    tracked_.push_back(std::move(resource));
+  }
+
+  [[nodiscard]] bool closed() const {
+    std::lock_guard lock(mu_);
+    return closed_;
+  }
+
+  // Closes every producer and consumer made from this client, then drops the channels.
+  void close() {
+    std::vector<std::weak_ptr<closable>> tracked;
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) {
+        return;
+      }
+      closed_ = true;
+      tracked.swap(tracked_);
+    }
+    for (const auto& weak : tracked) {
+      if (const auto resource = weak.lock()) {
+        resource->close();
+      }
+    }
+    std::lock_guard lock(mu_);
+    channels_.clear();
+  }
+
+ private:
+  [[nodiscard]] auth_context auth_context_() {
+    return auth_context{[weak = weak_from_this()](std::string_view api_key) -> result<std::string> {
+      const auto self = weak.lock();
+      if (!self) {
+        return unexpected_error(errc::closed, "the client is closed");
+      }
+      return self->exchange_api_key_(api_key);
+    }};
+  }
+
+  // The legacy `/danube.AuthService/Authenticate` exchange at the service URL. Not behind the
+  // broker's auth interceptor, so it carries no authorization header itself.
+  [[nodiscard]] result<std::string> exchange_api_key_(std::string_view api_key) {
+    auto ch = channel(service_address().connect_url);
+    if (!ch) {
+      return std::unexpected(std::move(ch).error());
+    }
+    auto stub = wire::AuthService::NewStub(*ch);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + settings_.call_timeout);
+    wire::AuthRequest request;
+    request.set_api_key(std::string(api_key));
+    wire::AuthResponse response;
+    if (auto ok = check(stub->Authenticate(&context, request, &response)); !ok) {
+      return std::unexpected(std::move(ok).error());
+    }
+    return std::move(*response.mutable_token());
+  }
+
+  const client_settings settings_;
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;
+  mutable std::mutex mu_;
+  bool closed_ = false;
+  std::map<std::string, std::shared_ptr<grpc::Channel>, std::less<>> channels_;
+  std::vector<std::weak_ptr<closable>> tracked_;
+  std::atomic<std::uint64_t> request_ids_{1};
+};
+
+}  // namespace danube::detail

@@ -1,0 +1,77 @@
+// Topic lookup and partition discovery, as every producer and consumer runs them before creating
+// or subscribing, and again when its topic moves.
+#pragma once
+
+#include <danube/detail/client_core.hpp>
+#include <danube/detail/grpc_status.hpp>
+#include <danube/detail/proto.hpp>
+#include <danube/detail/unary_call.hpp>
+#include <danube/error.hpp>
+#include <danube/lookup.hpp>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace danube::detail {
+
+// Asks the broker at `via` who serves `topic`. Failed (never sent by v0.15 brokers, but in the
+// protocol) is errc::lookup_failed.
+[[nodiscard]] inline result<topic_lookup> lookup_topic(client_core& core, const broker_address& via,
+                                                       std::string_view topic) {
+  wire::TopicLookupRequest request;
+  request.set_request_id(core.next_request_id());
+  request.set_topic(std::string(topic));
+  // Lookups go to the address itself: no proxy header (the broker-behaviour reference, §4).
+  auto response = unary_call<wire::Discovery>(core, {via.broker_url, via.connect_url, false},
+                                              &wire::Discovery::Stub::TopicLookup, request);
+  if (!response) {
+    return std::unexpected(std::move(response).error());
+  }
+  topic_lookup out;
+  switch (response->response_type()) {
+    case wire::TopicLookupResponse::Connect: out.kind = lookup_kind::connect; break;
+    case wire::TopicLookupResponse::Redirect: out.kind = lookup_kind::redirect; break;
+    default:
+      return unexpected_error(errc::lookup_failed, "the broker could not resolve topic " + std::string(topic));
+  }
+  out.broker_url = std::move(*response->mutable_broker_url());
+  out.connect_url = std::move(*response->mutable_connect_url());
+  out.proxy = response->proxy();
+  if (auto url = parse_service_url(out.connect_url); !url) {
+    return unexpected_error(errc::lookup_failed, "lookup of " + std::string(topic) +
+                                                     " returned an unusable connect_url: " + url.error().message());
+  }
+  return out;
+}
+
+// Where to create a producer or subscribe: the lookup's answer (Connect and Redirect alike), or
+// `via` itself when the topic does not exist yet (NOT_FOUND), since the broker creates topics on
+// CreateProducer at the address asked.
+[[nodiscard]] inline result<broker_address> resolve_topic(client_core& core, const broker_address& via,
+                                                          std::string_view topic) {
+  auto found = lookup_topic(core, via, topic);
+  if (!found) {
+    if (found.error() == errc::not_found) {
+      return via;
+    }
+    return std::unexpected(std::move(found).error());
+  }
+  return broker_address{std::move(found->broker_url), std::move(found->connect_url), found->proxy};
+}
+
+// The partition topics of `topic` (the topic itself when it is not partitioned).
+[[nodiscard]] inline result<std::vector<std::string>> topic_partitions(client_core& core, const broker_address& via,
+                                                                       std::string_view topic) {
+  wire::TopicLookupRequest request;
+  request.set_request_id(core.next_request_id());
+  request.set_topic(std::string(topic));
+  auto response = unary_call<wire::Discovery>(core, {via.broker_url, via.connect_url, false},
+                                              &wire::Discovery::Stub::TopicPartitions, request);
+  if (!response) {
+    return std::unexpected(std::move(response).error());
+  }
+  return std::vector<std::string>(response->partitions().begin(), response->partitions().end());
+}
+
+}  // namespace danube::detail

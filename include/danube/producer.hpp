@@ -1,0 +1,375 @@
+// basic_producer<RetryPolicy, Router>: publishes to a topic (or to each partition of one).
+//
+//   auto p = client.new_producer().topic("/default/orders").name("writer").partitions(3).build();
+//   if (auto ok = p->create(); !ok) { ... }       // connects: lookup + CreateProducer per partition
+//   auto id = p->send("payload");                  // result<message_id>, waits for the broker
+//   auto f  = p->send_async("payload");            // std::future<result<message_id>>
+//
+// Sends on one partition complete in the order they were made. At most max_pending_messages are
+// unfinished at once (block or fail when full); max_in_flight (default 1) are on the wire per
+// partition.
+#pragma once
+
+#include <danube/detail/client_core.hpp>
+#include <danube/detail/pending_limiter.hpp>
+#include <danube/detail/topic_producer.hpp>
+#include <danube/error.hpp>
+#include <danube/message.hpp>
+#include <danube/payload.hpp>
+#include <danube/policies/concepts.hpp>
+#include <danube/policies/retry.hpp>
+#include <danube/policies/routing.hpp>
+#include <danube/producer_options.hpp>
+#include <danube/topic_name.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace danube {
+
+// The most a single message may be: gRPC's default 4 MiB limit, which the broker never raises,
+// less room for the envelope.
+inline constexpr std::size_t max_payload_size = 4 * 1024 * 1024 - 16 * 1024;
+
+namespace detail {
+
+// The non-template state of a producer, shared with its in-flight sends and with the client
+// (which closes it on client close).
+class producer_core final : public closable, public std::enable_shared_from_this<producer_core> {
+ public:
+  producer_core(std::shared_ptr<client_core> client, producer_options options)
+      : client_(std::move(client)), options_(std::move(options)), limiter_(options_.max_pending_messages) {}
+
+  [[nodiscard]] const producer_options& options() const noexcept { return options_; }
+  [[nodiscard]] std::size_t partition_count() const noexcept { return partitions_.size(); }
+
+  [[nodiscard]] result<void> create() {
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) {
+        return unexpected_error(errc::closed, "the producer is closed");
+      }
+      if (!partitions_.empty()) {
+        return {};
+      }
+    }
+    std::vector<std::shared_ptr<topic_producer>> created;
+    const auto count = options_.partitions.value_or(0);
+    if (count == 0) {
+      created.push_back(std::make_shared<topic_producer>(client_, options_.topic, options_.name, options_));
+    } else {
+      for (std::uint32_t i = 0; i < count; ++i) {
+        created.push_back(std::make_shared<topic_producer>(client_, partition_topic_name(options_.topic, i),
+                                                           options_.name + "-" + std::to_string(i), options_));
+      }
+    }
+    for (const auto& partition : created) {
+      if (auto ok = partition->create(); !ok) {
+        return ok;
+      }
+    }
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) {
+        return unexpected_error(errc::closed, "the producer was closed during create()");
+      }
+      partitions_ = std::move(created);
+    }
+    client_->track(weak_from_this());
+    return {};
+  }
+
+  // Validates, takes a pending slot and queues the message on `partition`'s pipeline.
+  void send(std::uint32_t partition, std::optional<std::string_view> key, payload_arg payload,
+            const attributes& attrs, send_completion complete) {
+    if (auto ok = validate_(key, payload, attrs); !ok) {
+      complete(std::unexpected(std::move(ok).error()));
+      return;
+    }
+    std::shared_ptr<topic_producer> target;
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) {
+        complete(unexpected_error(errc::closed, "the producer is closed"));
+        return;
+      }
+      if (partitions_.empty()) {
+        complete(unexpected_error(errc::failed_precondition, "create() has not succeeded on this producer"));
+        return;
+      }
+      target = partitions_[partition % partitions_.size()];
+    }
+    if (auto ok = limiter_.acquire(options_.when_full, options_.send_timeout); !ok) {
+      complete(std::unexpected(std::move(ok).error()));
+      return;
+    }
+    auto op = std::make_shared<send_op>();
+    op->request.set_payload(std::move(payload).release());
+    op->request.set_publish_time(static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count()));
+    if (!attrs.empty()) {
+      op->request.mutable_attributes()->insert(attrs.begin(), attrs.end());
+    }
+    if (key) {
+      op->request.set_routing_key(std::string(*key));
+    }
+    op->complete = [self = shared_from_this(), complete = std::move(complete)](result<message_id> outcome) {
+      self->limiter_.release();
+      complete(std::move(outcome));
+    };
+    target->send(std::move(op));
+  }
+
+  [[nodiscard]] result<void> flush() {
+    for (const auto& partition : snapshot_()) {
+      partition->flush();
+    }
+    return {};
+  }
+
+  void close() override {
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) {
+        return;
+      }
+      closed_ = true;
+    }
+    limiter_.close();
+    for (const auto& partition : snapshot_()) {
+      partition->close();
+    }
+  }
+
+ private:
+  [[nodiscard]] static result<void> validate_(std::optional<std::string_view> key, const payload_arg& payload,
+                                              const attributes& attrs) {
+    if (payload.size() > max_payload_size) {
+      return unexpected_error(errc::invalid_argument, "a payload of " + std::to_string(payload.size()) +
+                                                          " bytes exceeds the broker's gRPC message limit (4 MiB)");
+    }
+    if (key && !is_valid_utf8(*key)) {
+      return unexpected_error(errc::invalid_argument, "the routing key is not valid UTF-8");
+    }
+    for (const auto& [name, value] : attrs) {
+      if (!is_valid_utf8(name) || !is_valid_utf8(value)) {
+        return unexpected_error(errc::invalid_argument, "attribute '" + name + "' is not valid UTF-8");
+      }
+    }
+    return {};
+  }
+
+  [[nodiscard]] std::vector<std::shared_ptr<topic_producer>> snapshot_() {
+    std::lock_guard lock(mu_);
+    return partitions_;
+  }
+
+  const std::shared_ptr<client_core> client_;
+  const producer_options options_;
+  pending_limiter limiter_;
+  std::mutex mu_;
+  std::vector<std::shared_ptr<topic_producer>> partitions_;
+  bool closed_ = false;
+};
+
+}  // namespace detail
+
+template <retry_policy RetryPolicy, message_router Router>
+class basic_producer_builder;
+
+template <retry_policy RetryPolicy = retry::exponential_backoff, message_router Router = route::round_robin>
+class basic_producer {
+ public:
+  using retry_policy_type = RetryPolicy;
+  using router_type = Router;
+  using completion = std::function<void(result<message_id>)>;
+
+  basic_producer(basic_producer&&) noexcept = default;
+  basic_producer& operator=(basic_producer&&) noexcept = default;
+  basic_producer(const basic_producer&) = delete;
+  basic_producer& operator=(const basic_producer&) = delete;
+  ~basic_producer() {
+    if (core_) {
+      core_->close();
+    }
+  }
+
+  // Connects: looks up each partition's broker and registers the producer there. Safe to call
+  // again after a failure; a no-op once it succeeded.
+  [[nodiscard]] result<void> create() { return core_->create(); }
+
+  // Publishes and waits for the broker's answer.
+  result<message_id> send(payload_arg payload, const attributes& attrs = {}) {
+    return send_async(std::move(payload), attrs).get();
+  }
+  // Publishes with a routing key: the key picks the partition (see the Router) and drives
+  // KeyShared dispatch on the broker.
+  result<message_id> send_with_key(std::string_view key, payload_arg payload, const attributes& attrs = {}) {
+    return send_with_key_async(key, std::move(payload), attrs).get();
+  }
+
+  // Queues the message; the future completes when the broker answered (in order per partition).
+  std::future<result<message_id>> send_async(payload_arg payload, const attributes& attrs = {}) {
+    return to_future_([&](completion done) { dispatch_(std::nullopt, std::move(payload), attrs, std::move(done)); });
+  }
+  std::future<result<message_id>> send_with_key_async(std::string_view key, payload_arg payload,
+                                                      const attributes& attrs = {}) {
+    return to_future_([&](completion done) { dispatch_(key, std::move(payload), attrs, std::move(done)); });
+  }
+  // Callback form: `done` runs once, on a client thread; it must not block.
+  void send_async(payload_arg payload, const attributes& attrs, completion done) {
+    dispatch_(std::nullopt, std::move(payload), attrs, std::move(done));
+  }
+  void send_with_key_async(std::string_view key, payload_arg payload, const attributes& attrs, completion done) {
+    dispatch_(key, std::move(payload), attrs, std::move(done));
+  }
+
+  // Waits until every send made so far has completed.
+  result<void> flush() { return core_->flush(); }
+
+  // Fails queued sends with errc::closed and waits for those in flight. Idempotent.
+  void close() { core_->close(); }
+
+  [[nodiscard]] const producer_options& options() const noexcept { return core_->options(); }
+  [[nodiscard]] RetryPolicy& retry_policy() noexcept { return policies_->retry; }
+  [[nodiscard]] Router& router() noexcept { return policies_->router; }
+
+ private:
+  template <danube::retry_policy, danube::message_router>
+  friend class basic_producer_builder;
+
+  struct policies {
+    RetryPolicy retry;
+    Router router;
+  };
+
+  basic_producer(std::shared_ptr<detail::client_core> client, producer_options options, RetryPolicy retry,
+                 Router router)
+      : core_(std::make_shared<detail::producer_core>(std::move(client), std::move(options))),
+        policies_(std::make_unique<policies>(policies{std::move(retry), std::move(router)})) {}
+
+  void dispatch_(std::optional<std::string_view> key, payload_arg payload, const attributes& attrs,
+                 completion done) {
+    const auto partitions = static_cast<std::uint32_t>(core_->partition_count());
+    const auto partition = partitions <= 1 ? 0U : policies_->router.select_partition(key, partitions);
+    core_->send(partition, key, std::move(payload), attrs, std::move(done));
+  }
+
+  template <class Start>
+  static std::future<result<message_id>> to_future_(Start&& start) {
+    auto promise = std::make_shared<std::promise<result<message_id>>>();
+    auto future = promise->get_future();
+    start([promise](result<message_id> outcome) { promise->set_value(std::move(outcome)); });
+    return future;
+  }
+
+  std::shared_ptr<detail::producer_core> core_;
+  std::unique_ptr<policies> policies_;  // stable address: routers are called concurrently
+};
+
+using producer = basic_producer<>;
+
+// Collects a producer's settings; build() checks them without any I/O.
+template <retry_policy RetryPolicy = retry::exponential_backoff, message_router Router = route::round_robin>
+class basic_producer_builder;
+
+template <danube::retry_policy RetryPolicy, danube::message_router Router>
+class basic_producer_builder {
+ public:
+  explicit basic_producer_builder(std::shared_ptr<detail::client_core> client) : client_(std::move(client)) {}
+
+  basic_producer_builder& topic(std::string topic) {
+    options_.topic = std::move(topic);
+    return *this;
+  }
+  basic_producer_builder& name(std::string name) {
+    options_.name = std::move(name);
+    return *this;
+  }
+  // A partitioned topic of `count` partitions, `{topic}-part-{i}`; zero is an error from build().
+  basic_producer_builder& partitions(std::uint32_t count) {
+    options_.partitions = count;
+    return *this;
+  }
+  // The same, checked at compile time.
+  template <std::uint32_t Count>
+  basic_producer_builder& partitions() {
+    static_assert(Count > 0,
+                  "danube: a partitioned producer needs at least one partition; use partitions<N>() with N >= 1, "
+                  "or leave partitions unset for a non-partitioned topic");
+    return partitions(Count);
+  }
+  basic_producer_builder& dispatch(dispatch_strategy strategy) {
+    options_.dispatch = strategy;
+    return *this;
+  }
+  basic_producer_builder& access(access_mode mode) {
+    options_.access = mode;
+    return *this;
+  }
+  // More than one in flight per partition is faster but a retried send can then overtake.
+  basic_producer_builder& max_in_flight(std::size_t count) {
+    options_.max_in_flight = count;
+    return *this;
+  }
+  basic_producer_builder& max_pending_messages(std::size_t count, queue_full_policy when_full = queue_full_policy::block) {
+    options_.max_pending_messages = count;
+    options_.when_full = when_full;
+    return *this;
+  }
+  basic_producer_builder& send_timeout(std::chrono::milliseconds timeout) {
+    options_.send_timeout = timeout;
+    return *this;
+  }
+  basic_producer_builder& retry_policy(RetryPolicy policy) {
+    retry_ = std::move(policy);
+    return *this;
+  }
+  basic_producer_builder& router(Router router) {
+    router_ = std::move(router);
+    return *this;
+  }
+
+  [[nodiscard]] result<basic_producer<RetryPolicy, Router>> build() const {
+    if (options_.topic.empty()) {
+      return unexpected_error(errc::invalid_argument, "a producer needs a topic: call topic(\"/namespace/name\")");
+    }
+    if (auto ok = validate_topic_name(options_.topic); !ok) {
+      return std::unexpected(std::move(ok).error());
+    }
+    if (options_.name.empty()) {
+      return unexpected_error(errc::invalid_argument, "a producer needs a name: call name(\"...\")");
+    }
+    if (!is_valid_utf8(options_.name)) {
+      return unexpected_error(errc::invalid_argument, "the producer name is not valid UTF-8");
+    }
+    if (options_.partitions && *options_.partitions == 0) {
+      return unexpected_error(errc::invalid_argument,
+                              "partitions(0): a partitioned topic needs at least one partition");
+    }
+    if (options_.max_in_flight == 0 || options_.max_pending_messages == 0) {
+      return unexpected_error(errc::invalid_argument, "max_in_flight and max_pending_messages must be at least 1");
+    }
+    if (options_.send_timeout <= std::chrono::milliseconds::zero()) {
+      return unexpected_error(errc::invalid_argument, "the send timeout must be positive");
+    }
+    return basic_producer<RetryPolicy, Router>(client_, options_, retry_, router_);
+  }
+
+ private:
+  std::shared_ptr<detail::client_core> client_;
+  producer_options options_;
+  RetryPolicy retry_{};
+  Router router_{};
+};
+
+}  // namespace danube
