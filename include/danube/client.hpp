@@ -13,6 +13,7 @@
 #include <danube/detail/lookup.hpp>
 #include <danube/detail/service_url.hpp>
 #include <danube/error.hpp>
+#include <danube/logging.hpp>
 #include <danube/lookup.hpp>
 #include <danube/policies/auth.hpp>
 #include <danube/policies/concepts.hpp>
@@ -123,6 +124,16 @@ class basic_client_builder {
     settings_.keepalive = interval;
     return *this;
   }
+  // How often each producer and consumer asks its broker whether it is still known (default 5 s).
+  basic_client_builder& health_check_interval(std::chrono::milliseconds interval) {
+    settings_.health_check_interval = interval;
+    return *this;
+  }
+  // Where the library reports what it does (reconnects, broker CLOSE answers, ...). Default: silent.
+  basic_client_builder& logger(log_sink sink) {
+    settings_.logger = std::move(sink);
+    return *this;
+  }
   basic_client_builder& auth(Auth policy) {
     auth_ = std::move(policy);
     return *this;
@@ -146,7 +157,8 @@ class basic_client_builder {
                                   ? "service URL '" + service_url_ + "' is https:// but the TLS policy is plaintext"
                                   : "service URL '" + service_url_ + "' is http:// but the TLS policy uses TLS");
     }
-    for (const auto timeout : {settings_.connect_timeout, settings_.call_timeout, settings_.keepalive}) {
+    for (const auto timeout : {settings_.connect_timeout, settings_.call_timeout, settings_.keepalive,
+                               settings_.health_check_interval}) {
       if (timeout <= std::chrono::milliseconds::zero()) {
         return unexpected_error(errc::invalid_argument, "timeouts and the keep-alive interval must be positive");
       }

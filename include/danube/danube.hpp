@@ -6,6 +6,7 @@
 #include <danube/consumer.hpp>
 #include <danube/consumer_options.hpp>
 #include <danube/error.hpp>
+#include <danube/logging.hpp>
 #include <danube/lookup.hpp>
 #include <danube/message.hpp>
 #include <danube/payload.hpp>

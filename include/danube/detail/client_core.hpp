@@ -5,14 +5,17 @@
 
 #include <danube/detail/grpc_status.hpp>
 #include <danube/detail/proto.hpp>
+#include <danube/detail/scheduler.hpp>
 #include <danube/detail/service_url.hpp>
 #include <danube/error.hpp>
+#include <danube/logging.hpp>
 #include <danube/policies/concepts.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -38,7 +41,9 @@ struct client_settings {
   std::chrono::milliseconds connect_timeout{10'000};
   std::chrono::milliseconds call_timeout{30'000};
   std::chrono::milliseconds keepalive{30'000};
+  std::chrono::milliseconds health_check_interval{5'000};
   tls_configuration tls;
+  log_sink logger;
   std::function<result<std::optional<std::string>>(const auth_context&)> authorization;
 };
 
@@ -145,6 +150,48 @@ class client_core : public std::enable_shared_from_this<client_core> {
 
   [[nodiscard]] std::uint64_t next_request_id() noexcept { return request_ids_.fetch_add(1, std::memory_order_relaxed); }
 
+  [[nodiscard]] scheduler& timers() noexcept { return timers_; }
+
+  void log(log_level level, std::string_view message) const {
+    if (settings_.logger) {
+      settings_.logger(level, message);
+    }
+  }
+
+  // Asks the broker at `address`, every health-check interval, whether it still knows producer or
+  // consumer `id`; `on_close` runs (on a gRPC thread) each time it answers CLOSE. Errors are
+  // logged and checking goes on. Returns the id for unwatch_health (0 once the client is closed).
+  scheduler::task_id watch_health(const broker_address& address, wire::HealthCheckRequest::ClientType kind,
+                                  std::uint64_t id, std::function<void()> on_close) {
+    struct watch {
+      std::atomic<bool> in_flight{false};
+      std::function<void()> on_close;
+    };
+    auto state = std::make_shared<watch>();
+    state->on_close = std::move(on_close);
+    auto check = [weak = weak_from_this(), address, kind, id, state] {
+      const auto self = weak.lock();
+      if (!self || state->in_flight.exchange(true)) {
+        return;  // the previous check is still waiting for its answer
+      }
+      self->check_health_(address, kind, id, state, [state](bool close) {
+        state->in_flight = false;
+        if (close) {
+          state->on_close();
+        }
+      });
+    };
+    // The first check runs right away, as the other Danube clients do.
+    return timers_.schedule(std::chrono::milliseconds::zero(), std::move(check), settings_.health_check_interval);
+  }
+
+  // Stops watching: no check starts after this returns.
+  void unwatch_health(scheduler::task_id task) {
+    if (task != 0) {
+      timers_.cancel(task);
+    }
+  }
+
   void track(std::weak_ptr<closable> resource) {
     std::lock_guard lock(mu_);
     std::erase_if(tracked_, [](const auto& w) { return w.expired(); });
@@ -172,6 +219,7 @@ class client_core : public std::enable_shared_from_this<client_core> {
         resource->close();
       }
     }
+    timers_.stop();
     std::lock_guard lock(mu_);
     channels_.clear();
   }
@@ -206,8 +254,47 @@ class client_core : public std::enable_shared_from_this<client_core> {
     return std::move(*response.mutable_token());
   }
 
+  template <class Watch, class Done>
+  void check_health_(const broker_address& address, wire::HealthCheckRequest::ClientType kind, std::uint64_t id,
+                     const std::shared_ptr<Watch>& /*keeps the watch alive*/, Done done) {
+    struct call {
+      grpc::ClientContext context;
+      wire::HealthCheckRequest request;
+      wire::HealthCheckResponse response;
+      std::unique_ptr<wire::HealthCheck::Stub> stub;
+    };
+    auto ch = channel(address.connect_url);
+    if (!ch) {
+      done(false);
+      return;
+    }
+    auto c = std::make_shared<call>();
+    c->stub = wire::HealthCheck::NewStub(*ch);
+    if (!prepare(c->context, address, std::min(settings_.health_check_interval, settings_.call_timeout))) {
+      done(false);
+      return;
+    }
+    c->request.set_request_id(next_request_id());
+    c->request.set_client(kind);
+    c->request.set_id(id);
+    auto* raw = c.get();
+    raw->stub->async()->HealthCheck(
+        &raw->context, &raw->request, &raw->response,
+        [weak = weak_from_this(), c = std::move(c), done = std::move(done)](const grpc::Status& status) {
+          if (!status.ok()) {
+            if (const auto self = weak.lock()) {
+              self->log(log_level::debug, "health check failed: " + status.error_message());
+            }
+            done(false);
+            return;
+          }
+          done(c->response.status() == wire::HealthCheckResponse::CLOSE);
+        });
+  }
+
   const client_settings settings_;
   std::shared_ptr<grpc::ChannelCredentials> credentials_;
+  scheduler timers_;
   mutable std::mutex mu_;
   bool closed_ = false;
   std::map<std::string, std::shared_ptr<grpc::Channel>, std::less<>> channels_;

@@ -61,9 +61,21 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
     if (!response) {
       return std::unexpected(std::move(response).error());
     }
-    std::lock_guard lock(mu_);
-    address_ = std::move(*address);
-    consumer_id_ = response->consumer_id();
+    const auto consumer_id = response->consumer_id();
+    const auto watch = core_->watch_health(*address, wire::HealthCheckRequest::Consumer, consumer_id,
+                                           [weak = weak_from_this()] {
+                                             if (const auto self = weak.lock()) {
+                                               self->on_broker_close_();
+                                             }
+                                           });
+    scheduler::task_id previous = 0;
+    {
+      std::lock_guard lock(mu_);
+      address_ = std::move(*address);
+      consumer_id_ = consumer_id;
+      previous = std::exchange(health_watch_, watch);
+    }
+    core_->unwatch_health(previous);
     return {};
   }
 
@@ -132,16 +144,26 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
   // Ends the stream; returns once gRPC is done with it (bounded).
   void close() {
     std::shared_ptr<stream_reader> reader;
+    scheduler::task_id watch = 0;
     {
       std::lock_guard lock(mu_);
       reader = std::move(reader_);
+      watch = std::exchange(health_watch_, 0);
     }
+    core_->unwatch_health(watch);
     if (reader) {
       reader->close(std::chrono::seconds(1));
     }
   }
 
  private:
+  // The broker's health check answered CLOSE: it no longer knows this consumer, or its stream
+  // is gone.
+  void on_broker_close_() {
+    core_->log(log_level::warn, "health check: the broker answered CLOSE for consumer " + options_.consumer_name +
+                                    " on " + topic_);
+  }
+
   [[nodiscard]] broker_address address_snapshot_() {
     std::lock_guard lock(mu_);
     return address_;
@@ -154,6 +176,7 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
   broker_address address_;
   std::uint64_t consumer_id_ = 0;
   std::shared_ptr<stream_reader> reader_;
+  scheduler::task_id health_watch_ = 0;
 };
 
 }  // namespace danube::detail

@@ -72,10 +72,22 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
     if (!ch) {
       return std::unexpected(std::move(ch).error());
     }
-    std::lock_guard lock(mu_);
-    address_ = std::move(*address);
-    producer_id_ = response->producer_id();
-    stub_ = wire::ProducerService::NewStub(*ch);
+    const auto producer_id = response->producer_id();
+    const auto watch = core_->watch_health(*address, wire::HealthCheckRequest::Producer, producer_id,
+                                           [weak = weak_from_this()] {
+                                             if (const auto self = weak.lock()) {
+                                               self->on_broker_close_();
+                                             }
+                                           });
+    scheduler::task_id previous = 0;
+    {
+      std::lock_guard lock(mu_);
+      address_ = std::move(*address);
+      producer_id_ = producer_id;
+      stub_ = wire::ProducerService::NewStub(*ch);
+      previous = std::exchange(health_watch_, watch);
+    }
+    core_->unwatch_health(previous);
     return {};
   }
 
@@ -107,12 +119,14 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
   void close() {
     std::vector<std::shared_ptr<send_op>> to_cancel;
     bool deliver = false;
+    scheduler::task_id watch = 0;
     {
       std::lock_guard lock(mu_);
       if (closed_) {
         return;
       }
       closed_ = true;
+      watch = std::exchange(health_watch_, 0);
       for (std::size_t i = 0; i < ops_.size(); ++i) {
         if (i >= started_) {
           ops_[i]->outcome = unexpected_error(errc::closed, "the producer was closed before the message was sent");
@@ -123,6 +137,7 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
       deliver = !delivering_;
       delivering_ = true;
     }
+    core_->unwatch_health(watch);
     for (const auto& op : to_cancel) {
       op->context->TryCancel();
     }
@@ -134,6 +149,12 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
   }
 
  private:
+  // The broker's health check answered CLOSE: it no longer knows this producer (topic moved or
+  // unloaded, broker restarted).
+  void on_broker_close_() {
+    core_->log(log_level::warn, "health check: the broker answered CLOSE for producer " + name_ + " on " + topic_);
+  }
+
   // Starts queued sends while the in-flight window has room. The RPCs are started outside the
   // lock (starting one never blocks, but a completion may run inline and take the lock).
   void start_ready_() {
@@ -240,6 +261,7 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
   broker_address address_;
   std::uint64_t producer_id_ = 0;
   std::shared_ptr<wire::ProducerService::Stub> stub_;
+  scheduler::task_id health_watch_ = 0;
   std::deque<std::shared_ptr<send_op>> ops_;  // in submission order: [0, started_) started
   std::size_t started_ = 0;
   std::size_t in_flight_ = 0;
