@@ -14,6 +14,7 @@
 #include <danube/detail/client_core.hpp>
 #include <danube/detail/lookup.hpp>
 #include <danube/detail/receive_queue.hpp>
+#include <danube/detail/retry_loop.hpp>
 #include <danube/detail/topic_consumer.hpp>
 #include <danube/error.hpp>
 #include <danube/message.hpp>
@@ -22,6 +23,7 @@
 #include <danube/topic_name.hpp>
 
 #include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -36,9 +38,10 @@ namespace detail {
 // The non-template state of a consumer, shared with its streams and with the client.
 class consumer_core final : public closable, public std::enable_shared_from_this<consumer_core> {
  public:
-  consumer_core(std::shared_ptr<client_core> client, consumer_options options)
+  consumer_core(std::shared_ptr<client_core> client, consumer_options options, retry_schedule retry)
       : client_(std::move(client)),
         options_(std::move(options)),
+        retry_(std::move(retry)),
         queue_(std::make_shared<receive_queue>(options_.receive_queue_capacity)) {}
 
   [[nodiscard]] const consumer_options& options() const noexcept { return options_; }
@@ -53,7 +56,9 @@ class consumer_core final : public closable, public std::enable_shared_from_this
         return {};
       }
     }
-    auto names = topic_partitions(*client_, client_->service_address(), options_.topic);
+    const auto wait = [&](std::chrono::milliseconds delay) { return wait_(delay); };
+    auto names = with_retries(
+        retry_, [&] { return topic_partitions(*client_, client_->service_address(), options_.topic); }, wait);
     if (!names) {
       return std::unexpected(std::move(names).error());
     }
@@ -63,7 +68,10 @@ class consumer_core final : public closable, public std::enable_shared_from_this
     std::vector<std::shared_ptr<topic_consumer>> subscribed;
     for (auto& name : *names) {
       auto partition = std::make_shared<topic_consumer>(client_, std::move(name), options_);
-      if (auto ok = partition->subscribe(); !ok) {
+      if (auto ok = with_retries(retry_, [&] { return partition->subscribe(); }, wait); !ok) {
+        for (const auto& done : subscribed) {
+          done->close();
+        }
         return ok;
       }
       subscribed.push_back(std::move(partition));
@@ -123,6 +131,7 @@ class consumer_core final : public closable, public std::enable_shared_from_this
       closed_ = true;
       partitions.swap(partitions_);
     }
+    closing_.notify_all();
     queue_->close();
     for (const auto& partition : partitions) {
       partition->close();
@@ -130,6 +139,12 @@ class consumer_core final : public closable, public std::enable_shared_from_this
   }
 
  private:
+  // Sleeps `delay` unless the consumer is closed first (then returns false).
+  [[nodiscard]] bool wait_(std::chrono::milliseconds delay) {
+    std::unique_lock lock(mu_);
+    return !closing_.wait_for(lock, delay, [&] { return closed_; });
+  }
+
   [[nodiscard]] result<void> ready_() {
     std::lock_guard lock(mu_);
     if (closed_) {
@@ -157,8 +172,10 @@ class consumer_core final : public closable, public std::enable_shared_from_this
 
   const std::shared_ptr<client_core> client_;
   const consumer_options options_;
+  const retry_schedule retry_;
   const std::shared_ptr<receive_queue> queue_;
   std::mutex mu_;
+  std::condition_variable closing_;
   std::vector<std::shared_ptr<topic_consumer>> partitions_;
   bool closed_ = false;
 };
@@ -207,11 +224,13 @@ class basic_consumer {
   friend class basic_consumer_builder;
 
   basic_consumer(std::shared_ptr<detail::client_core> client, consumer_options options, RetryPolicy retry)
-      : core_(std::make_shared<detail::consumer_core>(std::move(client), std::move(options))),
-        retry_(std::make_unique<RetryPolicy>(std::move(retry))) {}
+      : retry_(std::make_shared<RetryPolicy>(std::move(retry))),
+        core_(std::make_shared<detail::consumer_core>(
+            std::move(client), std::move(options),
+            [policy = retry_](const error& failure, unsigned attempt) { return policy->next_delay(failure, attempt); })) {}
 
+  std::shared_ptr<RetryPolicy> retry_;  // shared with the core, which retries in the background
   std::shared_ptr<detail::consumer_core> core_;
-  std::unique_ptr<RetryPolicy> retry_;
 };
 
 using consumer = basic_consumer<>;

@@ -12,6 +12,7 @@
 
 #include <danube/detail/client_core.hpp>
 #include <danube/detail/pending_limiter.hpp>
+#include <danube/detail/retry_loop.hpp>
 #include <danube/detail/topic_producer.hpp>
 #include <danube/error.hpp>
 #include <danube/message.hpp>
@@ -23,6 +24,7 @@
 #include <danube/topic_name.hpp>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <future>
@@ -45,8 +47,11 @@ namespace detail {
 // (which closes it on client close).
 class producer_core final : public closable, public std::enable_shared_from_this<producer_core> {
  public:
-  producer_core(std::shared_ptr<client_core> client, producer_options options)
-      : client_(std::move(client)), options_(std::move(options)), limiter_(options_.max_pending_messages) {}
+  producer_core(std::shared_ptr<client_core> client, producer_options options, retry_schedule retry)
+      : client_(std::move(client)),
+        options_(std::move(options)),
+        retry_(std::move(retry)),
+        limiter_(options_.max_pending_messages) {}
 
   [[nodiscard]] const producer_options& options() const noexcept { return options_; }
   [[nodiscard]] std::size_t partition_count() const noexcept { return partitions_.size(); }
@@ -72,7 +77,9 @@ class producer_core final : public closable, public std::enable_shared_from_this
       }
     }
     for (const auto& partition : created) {
-      if (auto ok = partition->create(); !ok) {
+      auto ok = with_retries(
+          retry_, [&] { return partition->create(); }, [&](std::chrono::milliseconds delay) { return wait_(delay); });
+      if (!ok) {
         return ok;
       }
     }
@@ -144,6 +151,7 @@ class producer_core final : public closable, public std::enable_shared_from_this
       }
       closed_ = true;
     }
+    closing_.notify_all();
     limiter_.close();
     for (const auto& partition : snapshot_()) {
       partition->close();
@@ -168,6 +176,12 @@ class producer_core final : public closable, public std::enable_shared_from_this
     return {};
   }
 
+  // Sleeps `delay` unless the producer is closed first (then returns false).
+  [[nodiscard]] bool wait_(std::chrono::milliseconds delay) {
+    std::unique_lock lock(mu_);
+    return !closing_.wait_for(lock, delay, [&] { return closed_; });
+  }
+
   [[nodiscard]] std::vector<std::shared_ptr<topic_producer>> snapshot_() {
     std::lock_guard lock(mu_);
     return partitions_;
@@ -175,8 +189,10 @@ class producer_core final : public closable, public std::enable_shared_from_this
 
   const std::shared_ptr<client_core> client_;
   const producer_options options_;
+  const retry_schedule retry_;
   pending_limiter limiter_;
   std::mutex mu_;
+  std::condition_variable closing_;
   std::vector<std::shared_ptr<topic_producer>> partitions_;
   bool closed_ = false;
 };
@@ -240,27 +256,25 @@ class basic_producer {
   void close() { core_->close(); }
 
   [[nodiscard]] const producer_options& options() const noexcept { return core_->options(); }
-  [[nodiscard]] RetryPolicy& retry_policy() noexcept { return policies_->retry; }
-  [[nodiscard]] Router& router() noexcept { return policies_->router; }
+  [[nodiscard]] RetryPolicy& retry_policy() noexcept { return *retry_; }
+  [[nodiscard]] Router& router() noexcept { return *router_; }
 
  private:
   template <danube::retry_policy, danube::message_router>
   friend class basic_producer_builder;
 
-  struct policies {
-    RetryPolicy retry;
-    Router router;
-  };
-
   basic_producer(std::shared_ptr<detail::client_core> client, producer_options options, RetryPolicy retry,
                  Router router)
-      : core_(std::make_shared<detail::producer_core>(std::move(client), std::move(options))),
-        policies_(std::make_unique<policies>(policies{std::move(retry), std::move(router)})) {}
+      : retry_(std::make_shared<RetryPolicy>(std::move(retry))),
+        router_(std::make_unique<Router>(std::move(router))),
+        core_(std::make_shared<detail::producer_core>(
+            std::move(client), std::move(options),
+            [policy = retry_](const error& failure, unsigned attempt) { return policy->next_delay(failure, attempt); })) {}
 
   void dispatch_(std::optional<std::string_view> key, payload_arg payload, const attributes& attrs,
                  completion done) {
     const auto partitions = static_cast<std::uint32_t>(core_->partition_count());
-    const auto partition = partitions <= 1 ? 0U : policies_->router.select_partition(key, partitions);
+    const auto partition = partitions <= 1 ? 0U : router_->select_partition(key, partitions);
     core_->send(partition, key, std::move(payload), attrs, std::move(done));
   }
 
@@ -272,8 +286,9 @@ class basic_producer {
     return future;
   }
 
+  std::shared_ptr<RetryPolicy> retry_;  // shared with the core, which retries in the background
+  std::unique_ptr<Router> router_;      // stable address: routers are called concurrently
   std::shared_ptr<detail::producer_core> core_;
-  std::unique_ptr<policies> policies_;  // stable address: routers are called concurrently
 };
 
 using producer = basic_producer<>;
