@@ -1,0 +1,63 @@
+// danube.ConsumerService: Subscribe, ReceiveMessages, Ack and Nack.
+#pragma once
+
+#include <danube/detail/proto.hpp>
+#include <danube/testing/detail/broker_state.hpp>
+#include <danube/testing/detail/receive_stream.hpp>
+#include <danube/testing/detail/unary_answer.hpp>
+
+#include <grpcpp/grpcpp.h>
+
+namespace danube::testing::detail {
+
+class consumer_service final : public wire::ConsumerService::CallbackService {
+ public:
+  explicit consumer_service(broker_state& state) : state_(state) {}
+
+  grpc::ServerUnaryReactor* Subscribe(grpc::CallbackServerContext* context, const wire::ConsumerRequest* request,
+                                      wire::ConsumerResponse* response) override {
+    return answer(context, [&]() -> grpc::Status {
+      const auto id = state_.subscribe(*request);
+      if (!id) {
+        return id.error();
+      }
+      response->set_request_id(request->request_id());
+      response->set_consumer_id(*id);
+      response->set_consumer_name(request->consumer_name());
+      return grpc::Status::OK;
+    });
+  }
+
+  // The stream never ends on its own: only a takeover, the client leaving, or shutdown ends it.
+  grpc::ServerWriteReactor<wire::StreamMessage>* ReceiveMessages(grpc::CallbackServerContext* /*context*/,
+                                                                 const wire::ReceiveRequest* request) override {
+    return receive_stream::open(state_, request->consumer_id());
+  }
+
+  grpc::ServerUnaryReactor* Ack(grpc::CallbackServerContext* context, const wire::AckRequest* request,
+                                wire::AckResponse* response) override {
+    return answer(context, [&]() -> grpc::Status {
+      if (auto acked = state_.ack(*request); !acked) {
+        return acked.error();
+      }
+      response->set_request_id(request->request_id());
+      return grpc::Status::OK;
+    });
+  }
+
+  grpc::ServerUnaryReactor* Nack(grpc::CallbackServerContext* context, const wire::NackRequest* request,
+                                 wire::NackResponse* response) override {
+    return answer(context, [&]() -> grpc::Status {
+      if (auto nacked = state_.nack(*request); !nacked) {
+        return nacked.error();
+      }
+      response->set_request_id(request->request_id());
+      return grpc::Status::OK;
+    });
+  }
+
+ private:
+  broker_state& state_;
+};
+
+}  // namespace danube::testing::detail
