@@ -24,9 +24,9 @@
 #include <chrono>
 #include <memory>
 #include <optional>
-#include <type_traits>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -157,8 +157,8 @@ class basic_client_builder {
                                   ? "service URL '" + service_url_ + "' is https:// but the TLS policy is plaintext"
                                   : "service URL '" + service_url_ + "' is http:// but the TLS policy uses TLS");
     }
-    for (const auto timeout : {settings_.connect_timeout, settings_.call_timeout, settings_.keepalive,
-                               settings_.health_check_interval}) {
+    for (const auto timeout :
+         {settings_.connect_timeout, settings_.call_timeout, settings_.keepalive, settings_.health_check_interval}) {
       if (timeout <= std::chrono::milliseconds::zero()) {
         return unexpected_error(errc::invalid_argument, "timeouts and the keep-alive interval must be positive");
       }

@@ -68,7 +68,9 @@ class consumer_core final : public closable, public std::enable_shared_from_this
     std::vector<std::shared_ptr<topic_consumer>> subscribed;
     for (auto& name : *names) {
       auto partition = std::make_shared<topic_consumer>(client_, std::move(name), options_);
-      if (auto ok = with_retries(retry_, [&] { return partition->subscribe(); }, wait); !ok) {
+      if (auto ok = with_retries(
+              retry_, [&] { return partition->subscribe(); }, wait);
+          !ok) {
         for (const auto& done : subscribed) {
           done->close();
         }
@@ -225,9 +227,10 @@ class basic_consumer {
 
   basic_consumer(std::shared_ptr<detail::client_core> client, consumer_options options, RetryPolicy retry)
       : retry_(std::make_shared<RetryPolicy>(std::move(retry))),
-        core_(std::make_shared<detail::consumer_core>(
-            std::move(client), std::move(options),
-            [policy = retry_](const error& failure, unsigned attempt) { return policy->next_delay(failure, attempt); })) {}
+        core_(std::make_shared<detail::consumer_core>(std::move(client), std::move(options),
+                                                      [policy = retry_](const error& failure, unsigned attempt) {
+                                                        return policy->next_delay(failure, attempt);
+                                                      })) {}
 
   std::shared_ptr<RetryPolicy> retry_;  // shared with the core, which retries in the background
   std::shared_ptr<detail::consumer_core> core_;
@@ -282,8 +285,7 @@ class basic_consumer_builder {
       return std::unexpected(std::move(ok).error());
     }
     if (options_.consumer_name.empty() || options_.subscription.empty()) {
-      return unexpected_error(errc::invalid_argument,
-                              "a consumer needs a consumer_name(...) and a subscription(...)");
+      return unexpected_error(errc::invalid_argument, "a consumer needs a consumer_name(...) and a subscription(...)");
     }
     if (!is_valid_utf8(options_.consumer_name) || !is_valid_utf8(options_.subscription)) {
       return unexpected_error(errc::invalid_argument, "consumer and subscription names must be valid UTF-8");

@@ -20,19 +20,19 @@ enum class errc : int {
   invalid_argument = 1,  // a malformed request: bad topic name, bad URL, bad option
   not_found,             // topic, producer or consumer unknown to the broker
   already_exists,
-  unauthenticated,       // missing, invalid or expired credentials
-  permission_denied,     // authenticated but not allowed (and the broker's publish failures)
-  unavailable,           // broker unreachable or the topic moved: look up again and retry
-  timeout,               // a deadline passed (gRPC DEADLINE_EXCEEDED or a client-side timeout)
-  resource_exhausted,    // a broker limit was hit
-  failed_precondition,   // the request conflicts with the topic's state (dispatch strategy, schema)
-  lookup_failed,         // the broker answered a lookup with Failed
-  closed,                // the client, producer or consumer was closed
-  queue_full,            // a bounded client-side queue is full and the policy is to fail
-  schema,                // schema resolution or validation failed
-  internal,              // a broker or library fault; not retryable
-  cancelled,             // the operation was cancelled
-  unimplemented,         // the broker does not offer this RPC (e.g. the legacy AuthService)
+  unauthenticated,      // missing, invalid or expired credentials
+  permission_denied,    // authenticated but not allowed (and the broker's publish failures)
+  unavailable,          // broker unreachable or the topic moved: look up again and retry
+  timeout,              // a deadline passed (gRPC DEADLINE_EXCEEDED or a client-side timeout)
+  resource_exhausted,   // a broker limit was hit
+  failed_precondition,  // the request conflicts with the topic's state (dispatch strategy, schema)
+  lookup_failed,        // the broker answered a lookup with Failed
+  closed,               // the client, producer or consumer was closed
+  queue_full,           // a bounded client-side queue is full and the policy is to fail
+  schema,               // schema resolution or validation failed
+  internal,             // a broker or library fault; not retryable
+  cancelled,            // the operation was cancelled
+  unimplemented,        // the broker does not offer this RPC (e.g. the legacy AuthService)
 };
 
 [[nodiscard]] constexpr std::string_view to_string(errc code) noexcept {

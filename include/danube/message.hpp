@@ -19,9 +19,9 @@ using attributes = std::map<std::string, std::string, std::less<>>;
 // Identifies one message: the broker routes acks and nacks by it, so it is sent back complete.
 struct message_id {
   std::uint64_t producer_id = 0;
-  std::string topic;        // the partition topic for partitioned topics
-  std::string broker_addr;  // the broker the producer published through
-  std::uint64_t offset = 0; // broker-assigned for reliable topics, 0-based
+  std::string topic;         // the partition topic for partitioned topics
+  std::string broker_addr;   // the broker the producer published through
+  std::uint64_t offset = 0;  // broker-assigned for reliable topics, 0-based
 
   friend bool operator==(const message_id&, const message_id&) = default;
 };

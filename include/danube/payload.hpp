@@ -15,15 +15,15 @@ namespace danube {
 // std::string (moved into the request: no copy at all). Only lives for the duration of a call.
 class payload_arg {
  public:
-  payload_arg(std::string_view text) noexcept : view_(text) {}              // NOLINT(google-explicit-constructor)
-  payload_arg(const char* text) noexcept : view_(text) {}                    // NOLINT(google-explicit-constructor)
-  payload_arg(const std::string& text) noexcept : view_(text) {}             // NOLINT(google-explicit-constructor)
+  payload_arg(std::string_view text) noexcept : view_(text) {}    // NOLINT(google-explicit-constructor)
+  payload_arg(const char* text) noexcept : view_(text) {}         // NOLINT(google-explicit-constructor)
+  payload_arg(const std::string& text) noexcept : view_(text) {}  // NOLINT(google-explicit-constructor)
   payload_arg(std::string&& text) noexcept : owned_(std::move(text)), is_owned_(true) {}  // NOLINT
-  payload_arg(std::span<const std::byte> bytes) noexcept                     // NOLINT(google-explicit-constructor)
+  payload_arg(std::span<const std::byte> bytes) noexcept  // NOLINT(google-explicit-constructor)
       : view_(reinterpret_cast<const char*>(bytes.data()), bytes.size()) {}
   template <std::ranges::contiguous_range Bytes>
-    requires std::same_as<std::ranges::range_value_t<Bytes>, std::byte>
-  payload_arg(const Bytes& bytes) noexcept  // NOLINT(google-explicit-constructor)
+  requires std::same_as<std::ranges::range_value_t<Bytes>, std::byte> payload_arg(const Bytes& bytes)
+  noexcept  // NOLINT(google-explicit-constructor)
       : payload_arg(std::span<const std::byte>(std::ranges::data(bytes), std::ranges::size(bytes))) {}
 
   [[nodiscard]] std::size_t size() const noexcept { return is_owned_ ? owned_.size() : view_.size(); }

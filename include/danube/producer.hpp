@@ -95,8 +95,8 @@ class producer_core final : public closable, public std::enable_shared_from_this
   }
 
   // Validates, takes a pending slot and queues the message on `partition`'s pipeline.
-  void send(std::uint32_t partition, std::optional<std::string_view> key, payload_arg payload,
-            const attributes& attrs, send_completion complete) {
+  void send(std::uint32_t partition, std::optional<std::string_view> key, payload_arg payload, const attributes& attrs,
+            send_completion complete) {
     if (auto ok = validate_(key, payload, attrs); !ok) {
       complete(std::unexpected(std::move(ok).error()));
       return;
@@ -267,12 +267,12 @@ class basic_producer {
                  Router router)
       : retry_(std::make_shared<RetryPolicy>(std::move(retry))),
         router_(std::make_unique<Router>(std::move(router))),
-        core_(std::make_shared<detail::producer_core>(
-            std::move(client), std::move(options),
-            [policy = retry_](const error& failure, unsigned attempt) { return policy->next_delay(failure, attempt); })) {}
+        core_(std::make_shared<detail::producer_core>(std::move(client), std::move(options),
+                                                      [policy = retry_](const error& failure, unsigned attempt) {
+                                                        return policy->next_delay(failure, attempt);
+                                                      })) {}
 
-  void dispatch_(std::optional<std::string_view> key, payload_arg payload, const attributes& attrs,
-                 completion done) {
+  void dispatch_(std::optional<std::string_view> key, payload_arg payload, const attributes& attrs, completion done) {
     const auto partitions = static_cast<std::uint32_t>(core_->partition_count());
     const auto partition = partitions <= 1 ? 0U : router_->select_partition(key, partitions);
     core_->send(partition, key, std::move(payload), attrs, std::move(done));
@@ -336,7 +336,8 @@ class basic_producer_builder {
     options_.max_in_flight = count;
     return *this;
   }
-  basic_producer_builder& max_pending_messages(std::size_t count, queue_full_policy when_full = queue_full_policy::block) {
+  basic_producer_builder& max_pending_messages(std::size_t count,
+                                               queue_full_policy when_full = queue_full_policy::block) {
     options_.max_pending_messages = count;
     options_.when_full = when_full;
     return *this;

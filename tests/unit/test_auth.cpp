@@ -1,12 +1,12 @@
 #include <danube/policies/auth.hpp>
 
-#include <doctest/doctest.h>
-
 #include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <doctest/doctest.h>
 
 namespace {
 std::string base64url(std::string_view in) {
@@ -35,8 +35,8 @@ std::string jwt_with_payload(std::string_view json) {
 
 TEST_SUITE("jwt") {
   TEST_CASE("exp is read from the payload, whatever else it holds") {
-    const auto t = danube::detail::jwt_expiry(
-        jwt_with_payload(R"({"sub":"svc","roles":["a","b"],"nested":{"x":[1,{"y":null}]},"exp":1767225600,"ok":true})"));
+    const auto t = danube::detail::jwt_expiry(jwt_with_payload(
+        R"({"sub":"svc","roles":["a","b"],"nested":{"x":[1,{"y":null}]},"exp":1767225600,"ok":true})"));
     REQUIRE(t.has_value());
     CHECK(std::chrono::duration_cast<std::chrono::seconds>(t->time_since_epoch()).count() == 1767225600);
   }
@@ -45,8 +45,8 @@ TEST_SUITE("jwt") {
     for (const std::string& token :
          {std::string("garbage"), std::string("a.b"), std::string("a.b.c.d"), std::string("x.%%%.y"),
           jwt_with_payload("[1,2]"), jwt_with_payload(R"({"sub":"svc"})"), jwt_with_payload(R"({"exp":"soon"})"),
-          jwt_with_payload(R"({"exp":-5})"), jwt_with_payload(R"({"exp":1,)"), jwt_with_payload("{" + std::string(100, '[')),
-          jwt_with_payload(R"({"exp":1} trailing)")}) {
+          jwt_with_payload(R"({"exp":-5})"), jwt_with_payload(R"({"exp":1,)"),
+          jwt_with_payload("{" + std::string(100, '[')), jwt_with_payload(R"({"exp":1} trailing)")}) {
       CAPTURE(token);
       const auto t = danube::detail::jwt_expiry(token);
       REQUIRE_FALSE(t.has_value());

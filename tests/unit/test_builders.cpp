@@ -1,8 +1,8 @@
 #include <danube/client.hpp>
 
-#include <doctest/doctest.h>
-
 #include <string>
+
+#include <doctest/doctest.h>
 
 // build() validates without I/O: nothing listens on these URLs.
 TEST_SUITE("builders") {

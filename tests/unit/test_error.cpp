@@ -2,10 +2,10 @@
 //
 #include <danube/detail/grpc_status.hpp>
 
+#include <system_error>
+
 #include <doctest/doctest.h>
 #include <fmt/format.h>
-
-#include <system_error>
 
 TEST_SUITE("error") {
   TEST_CASE("every gRPC status maps to one errc, and only the broker's retry set is retryable") {

@@ -1,8 +1,8 @@
 #include <danube/policies/retry.hpp>
 
-#include <doctest/doctest.h>
-
 #include <chrono>
+
+#include <doctest/doctest.h>
 
 using namespace std::chrono_literals;
 

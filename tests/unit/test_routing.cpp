@@ -1,9 +1,9 @@
 #include <danube/policies/routing.hpp>
 
-#include <doctest/doctest.h>
-
 #include <cstdint>
 #include <string_view>
+
+#include <doctest/doctest.h>
 
 TEST_SUITE("routing") {
   TEST_CASE("FNV-1a 64 matches the published test vectors (and so the Rust/Go/Python clients)") {

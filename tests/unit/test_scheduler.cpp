@@ -1,10 +1,10 @@
 #include <danube/detail/scheduler.hpp>
 
-#include <doctest/doctest.h>
-
 #include <atomic>
 #include <chrono>
 #include <thread>
+
+#include <doctest/doctest.h>
 
 using namespace std::chrono_literals;
 
@@ -14,7 +14,8 @@ TEST_SUITE("scheduler") {
     std::atomic<int> once{0};
     std::atomic<int> periodic{0};
     timers.schedule(1ms, [&] { ++once; });
-    const auto id = timers.schedule(0ms, [&] { ++periodic; }, 5ms);
+    const auto id = timers.schedule(
+        0ms, [&] { ++periodic; }, 5ms);
     const auto deadline = std::chrono::steady_clock::now() + 5s;
     while ((once == 0 || periodic < 3) && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(1ms);

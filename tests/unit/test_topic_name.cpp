@@ -1,8 +1,8 @@
 #include <danube/topic_name.hpp>
 
-#include <doctest/doctest.h>
-
 #include <string>
+
+#include <doctest/doctest.h>
 
 TEST_SUITE("topic_name") {
   TEST_CASE("names the broker accepts") {

@@ -11,11 +11,11 @@
 #include <danube/logging.hpp>
 #include <danube/policies/concepts.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -148,7 +148,9 @@ class client_core : public std::enable_shared_from_this<client_core> {
     return prepare(context, address, settings_.call_timeout);
   }
 
-  [[nodiscard]] std::uint64_t next_request_id() noexcept { return request_ids_.fetch_add(1, std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t next_request_id() noexcept {
+    return request_ids_.fetch_add(1, std::memory_order_relaxed);
+  }
 
   [[nodiscard]] scheduler& timers() noexcept { return timers_; }
 

@@ -32,8 +32,7 @@ namespace danube::detail {
   switch (response->response_type()) {
     case wire::TopicLookupResponse::Connect: out.kind = lookup_kind::connect; break;
     case wire::TopicLookupResponse::Redirect: out.kind = lookup_kind::redirect; break;
-    default:
-      return unexpected_error(errc::lookup_failed, "the broker could not resolve topic " + std::string(topic));
+    default: return unexpected_error(errc::lookup_failed, "the broker could not resolve topic " + std::string(topic));
   }
   out.broker_url = std::move(*response->mutable_broker_url());
   out.connect_url = std::move(*response->mutable_connect_url());

@@ -94,8 +94,7 @@ using pkey_ptr = std::unique_ptr<EVP_PKEY, pkey_free>;
   }
   if (X509_check_private_key(cert.get(), key.get()) != 1) {
     ERR_clear_error();
-    return std::unexpected(
-        tls_error("private key", key_path, "does not match the certificate in '" + cert_path + "'"));
+    return std::unexpected(tls_error("private key", key_path, "does not match the certificate in '" + cert_path + "'"));
   }
   return {};
 }

@@ -24,8 +24,8 @@ class pending_limiter {
     }
     if (used_ >= limit_) {
       if (policy == queue_full_policy::fail) {
-        return unexpected_error(errc::queue_full, "the producer's pending queue is full (" +
-                                                      std::to_string(limit_) + " messages)");
+        return unexpected_error(errc::queue_full,
+                                "the producer's pending queue is full (" + std::to_string(limit_) + " messages)");
       }
       if (!room_.wait_for(lock, wait, [&] { return closed_ || used_ < limit_; })) {
         return unexpected_error(errc::timeout, "no room in the producer's pending queue within the send timeout");

@@ -9,11 +9,9 @@
 #include <danube/wire/schema_registry.grpc.pb.h>
 #include <danube/wire/schema_registry.pb.h>
 
-namespace danube::detail {
-
 // The generated names share the `danube` namespace with ours (the protobuf package is part of the
 // wire protocol); these aliases keep the distinction visible at the use site.
-namespace wire {
+namespace danube::detail::wire {
 using ::danube::AckRequest;
 using ::danube::AckResponse;
 using ::danube::AuthRequest;
@@ -41,6 +39,4 @@ using ::danube::StreamMessage;
 using ::danube::TopicLookupRequest;
 using ::danube::TopicLookupResponse;
 using ::danube::TopicPartitionsResponse;
-}  // namespace wire
-
-}  // namespace danube::detail
+}  // namespace danube::detail::wire

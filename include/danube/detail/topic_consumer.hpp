@@ -57,17 +57,18 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
     for (const auto& filter : options_.key_filters) {
       request.add_key_filters(filter);
     }
-    auto response = unary_call<wire::ConsumerService>(*core_, *address, &wire::ConsumerService::Stub::Subscribe, request);
+    auto response =
+        unary_call<wire::ConsumerService>(*core_, *address, &wire::ConsumerService::Stub::Subscribe, request);
     if (!response) {
       return std::unexpected(std::move(response).error());
     }
     const auto consumer_id = response->consumer_id();
-    const auto watch = core_->watch_health(*address, wire::HealthCheckRequest::Consumer, consumer_id,
-                                           [weak = weak_from_this()] {
-                                             if (const auto self = weak.lock()) {
-                                               self->on_broker_close_();
-                                             }
-                                           });
+    const auto watch =
+        core_->watch_health(*address, wire::HealthCheckRequest::Consumer, consumer_id, [weak = weak_from_this()] {
+          if (const auto self = weak.lock()) {
+            self->on_broker_close_();
+          }
+        });
     scheduler::task_id previous = 0;
     {
       std::lock_guard lock(mu_);
@@ -114,8 +115,8 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
     request.set_request_id(message_access::request_id(m));
     message_access::fill(*request.mutable_msg_id(), m.id());
     request.set_subscription_name(message_access::subscription(m));
-    auto response = unary_call<wire::ConsumerService>(*core_, address_snapshot_(), &wire::ConsumerService::Stub::Ack,
-                                                      request);
+    auto response =
+        unary_call<wire::ConsumerService>(*core_, address_snapshot_(), &wire::ConsumerService::Stub::Ack, request);
     if (!response) {
       return std::unexpected(std::move(response).error());
     }
@@ -133,8 +134,8 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
     if (!options.reason.empty()) {
       request.set_reason(options.reason);
     }
-    auto response = unary_call<wire::ConsumerService>(*core_, address_snapshot_(),
-                                                      &wire::ConsumerService::Stub::Nack, request);
+    auto response =
+        unary_call<wire::ConsumerService>(*core_, address_snapshot_(), &wire::ConsumerService::Stub::Nack, request);
     if (!response) {
       return std::unexpected(std::move(response).error());
     }
@@ -160,8 +161,8 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
   // The broker's health check answered CLOSE: it no longer knows this consumer, or its stream
   // is gone.
   void on_broker_close_() {
-    core_->log(log_level::warn, "health check: the broker answered CLOSE for consumer " + options_.consumer_name +
-                                    " on " + topic_);
+    core_->log(log_level::warn,
+               "health check: the broker answered CLOSE for consumer " + options_.consumer_name + " on " + topic_);
   }
 
   [[nodiscard]] broker_address address_snapshot_() {

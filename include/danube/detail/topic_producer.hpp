@@ -59,7 +59,7 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
     request.set_producer_name(name_);
     request.set_topic_name(topic_);
     request.set_producer_access_mode(options_.access == access_mode::exclusive ? wire::ProducerAccessMode::Exclusive
-                                                                                : wire::ProducerAccessMode::Shared);
+                                                                               : wire::ProducerAccessMode::Shared);
     request.set_dispatch_strategy(options_.dispatch == dispatch_strategy::reliable
                                       ? wire::DispatchStrategy::Reliable
                                       : wire::DispatchStrategy::NonReliable);
@@ -73,12 +73,12 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
       return std::unexpected(std::move(ch).error());
     }
     const auto producer_id = response->producer_id();
-    const auto watch = core_->watch_health(*address, wire::HealthCheckRequest::Producer, producer_id,
-                                           [weak = weak_from_this()] {
-                                             if (const auto self = weak.lock()) {
-                                               self->on_broker_close_();
-                                             }
-                                           });
+    const auto watch =
+        core_->watch_health(*address, wire::HealthCheckRequest::Producer, producer_id, [weak = weak_from_this()] {
+          if (const auto self = weak.lock()) {
+            self->on_broker_close_();
+          }
+        });
     scheduler::task_id previous = 0;
     {
       std::lock_guard lock(mu_);

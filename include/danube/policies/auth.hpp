@@ -7,8 +7,8 @@
 #include <danube/policies/concepts.hpp>
 
 #include <chrono>
-#include <condition_variable>
 #include <concepts>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -31,7 +31,8 @@ struct none {
 class static_token {
  public:
   static constexpr bool sends_credentials = true;
-  explicit static_token(std::string token) : header_(std::make_shared<const std::string>("Bearer " + std::move(token))) {}
+  explicit static_token(std::string token)
+      : header_(std::make_shared<const std::string>("Bearer " + std::move(token))) {}
   [[nodiscard]] result<std::optional<std::string>> authorization(const auth_context& /*unused*/) const {
     return std::optional<std::string>{*header_};
   }
@@ -47,10 +48,9 @@ class token_supplier {
   static constexpr bool sends_credentials = true;
 
   template <class Supplier>
-    requires std::invocable<Supplier&> &&
-             (std::convertible_to<std::invoke_result_t<Supplier&>, std::string> ||
-              std::same_as<std::invoke_result_t<Supplier&>, result<std::string>>)
-  explicit token_supplier(Supplier supplier) {
+  requires std::invocable<Supplier&> &&
+      (std::convertible_to<std::invoke_result_t<Supplier&>, std::string> ||
+       std::same_as<std::invoke_result_t<Supplier&>, result<std::string>>)explicit token_supplier(Supplier supplier) {
     if constexpr (std::same_as<std::invoke_result_t<Supplier&>, result<std::string>>) {
       supply_ = std::move(supplier);
     } else {
@@ -140,8 +140,9 @@ class api_key_exchange {
     }
     auto token = context.exchange_api_key(shared_->api_key);
     if (!token) {
-      return std::unexpected(error(errc::unauthenticated, "the api key exchange failed: " + std::string(to_string(
-                                                              token.error().code())) + ": " + token.error().message()));
+      return std::unexpected(
+          error(errc::unauthenticated, "the api key exchange failed: " + std::string(to_string(token.error().code())) +
+                                           ": " + token.error().message()));
     }
     auto expires = detail::jwt_expiry(*token);
     if (!expires) {

@@ -34,9 +34,9 @@ concept retry_policy = std::copy_constructible<P> && requires(P& policy, const e
 //     Called concurrently when several threads send on one producer.
 template <class R>
 concept message_router = std::copy_constructible<R> &&
-                         requires(R& router, std::optional<std::string_view> key, std::uint32_t partitions) {
-                           { router.select_partition(key, partitions) } -> std::convertible_to<std::uint32_t>;
-                         };
+    requires(R& router, std::optional<std::string_view> key, std::uint32_t partitions) {
+  { router.select_partition(key, partitions) } -> std::convertible_to<std::uint32_t>;
+};
 
 // ---------------------------------------------------------------------------------------------
 // AuthPolicy: computes the `authorization` header of every call.
@@ -72,10 +72,10 @@ concept auth_policy = std::copy_constructible<A> && requires(A& auth, const auth
 
 // The material a TLS policy hands to the channel factory. Empty PEM strings mean "not used".
 struct tls_configuration {
-  bool enabled = false;          // false: plaintext (http://)
-  std::string root_certificates; // PEM; empty with enabled = the system's roots
-  std::string certificate_chain; // PEM, client certificate for mutual TLS
-  std::string private_key;       // PEM, client key for mutual TLS
+  bool enabled = false;           // false: plaintext (http://)
+  std::string root_certificates;  // PEM; empty with enabled = the system's roots
+  std::string certificate_chain;  // PEM, client certificate for mutual TLS
+  std::string private_key;        // PEM, client key for mutual TLS
 };
 
 template <class T>

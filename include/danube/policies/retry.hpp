@@ -44,8 +44,7 @@ struct exponential_backoff {
   static constexpr std::chrono::milliseconds default_base{200};
   static constexpr std::chrono::milliseconds default_cap{5000};
 
-  [[nodiscard]] std::optional<std::chrono::milliseconds> next_delay(const error& /*unused*/,
-                                                                    unsigned attempt) const {
+  [[nodiscard]] std::optional<std::chrono::milliseconds> next_delay(const error& /*unused*/, unsigned attempt) const {
     const unsigned limit = max_retries == 0 ? default_max_retries : max_retries;
     if (attempt == 0 || attempt > limit) {
       return std::nullopt;
@@ -67,8 +66,7 @@ struct linear_backoff {
   std::chrono::milliseconds base{0};
   std::chrono::milliseconds cap{0};
 
-  [[nodiscard]] std::optional<std::chrono::milliseconds> next_delay(const error& /*unused*/,
-                                                                    unsigned attempt) const {
+  [[nodiscard]] std::optional<std::chrono::milliseconds> next_delay(const error& /*unused*/, unsigned attempt) const {
     const unsigned limit = max_retries == 0 ? exponential_backoff::default_max_retries : max_retries;
     if (attempt == 0 || attempt > limit) {
       return std::nullopt;

@@ -1,0 +1,58 @@
+// Shared helpers for the integration tests: a fresh broker per test, unique topic names, and a
+// bounded wait for conditions (never a bare sleep).
+#pragma once
+
+#include <danube/danube.hpp>
+#include <danube/testing/embedded_broker.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+namespace danube_test {
+
+inline danube::testing::embedded_broker start_broker(danube::testing::broker_options options = {}) {
+  auto broker = danube::testing::embedded_broker::start(std::move(options));
+  REQUIRE_MESSAGE(broker.has_value(), fmt::format("{}", broker.error()));
+  return std::move(*broker);
+}
+
+inline danube::client connect(const danube::testing::embedded_broker& broker) {
+  auto client = danube::client::builder().service_url(broker.url()).build();
+  REQUIRE_MESSAGE(client.has_value(), fmt::format("{}", client.error()));
+  return std::move(*client);
+}
+
+// A topic name no other test uses: /default/<stem>-<n>.
+inline std::string unique_topic(std::string_view stem) {
+  static std::atomic<int> counter{0};
+  return fmt::format("/default/{}-{}", stem, counter.fetch_add(1));
+}
+
+// Polls `condition` until it holds or `bound` passes; returns its last value.
+template <class Condition>
+bool wait_until(Condition condition, std::chrono::milliseconds bound = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return condition();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+template <class T>
+T require_ok(danube::result<T> r) {
+  REQUIRE_MESSAGE(r.has_value(), fmt::format("{}", r.error()));
+  return std::move(*r);
+}
+
+inline void require_ok(const danube::result<void>& r) { REQUIRE_MESSAGE(r.has_value(), fmt::format("{}", r.error())); }
+
+}  // namespace danube_test
