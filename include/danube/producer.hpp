@@ -69,11 +69,11 @@ class producer_core final : public closable, public std::enable_shared_from_this
     std::vector<std::shared_ptr<topic_producer>> created;
     const auto count = options_.partitions.value_or(0);
     if (count == 0) {
-      created.push_back(std::make_shared<topic_producer>(client_, options_.topic, options_.name, options_));
+      created.push_back(std::make_shared<topic_producer>(client_, options_.topic, options_.name, options_, retry_));
     } else {
       for (std::uint32_t i = 0; i < count; ++i) {
         created.push_back(std::make_shared<topic_producer>(client_, partition_topic_name(options_.topic, i),
-                                                           options_.name + "-" + std::to_string(i), options_));
+                                                           options_.name + "-" + std::to_string(i), options_, retry_));
       }
     }
     for (const auto& partition : created) {

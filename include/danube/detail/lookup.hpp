@@ -15,6 +15,38 @@
 
 namespace danube::detail {
 
+// A TopicLookup answer as the public type. Failed (never sent by v0.15 brokers, but in the
+// protocol) and unusable URLs are errc::lookup_failed.
+[[nodiscard]] inline result<topic_lookup> from_wire(wire::TopicLookupResponse& response, std::string_view topic) {
+  topic_lookup out;
+  switch (response.response_type()) {
+    case wire::TopicLookupResponse::Connect: out.kind = lookup_kind::connect; break;
+    case wire::TopicLookupResponse::Redirect: out.kind = lookup_kind::redirect; break;
+    default: return unexpected_error(errc::lookup_failed, "the broker could not resolve topic " + std::string(topic));
+  }
+  out.broker_url = std::move(*response.mutable_broker_url());
+  out.connect_url = std::move(*response.mutable_connect_url());
+  out.proxy = response.proxy();
+  if (auto url = parse_service_url(out.connect_url); !url) {
+    return unexpected_error(errc::lookup_failed, "lookup of " + std::string(topic) +
+                                                     " returned an unusable connect_url: " + url.error().message());
+  }
+  return out;
+}
+
+// Where to create a producer or subscribe, given a lookup's outcome: its answer (Connect and
+// Redirect alike), or `via` itself when the topic does not exist yet (NOT_FOUND), since the broker
+// creates topics on CreateProducer at the address asked.
+[[nodiscard]] inline result<broker_address> address_for(result<topic_lookup> found, const broker_address& via) {
+  if (!found) {
+    if (found.error() == errc::not_found) {
+      return via;
+    }
+    return std::unexpected(std::move(found).error());
+  }
+  return broker_address{std::move(found->broker_url), std::move(found->connect_url), found->proxy};
+}
+
 // Asks the broker at `via` who serves `topic`. Failed (never sent by v0.15 brokers, but in the
 // protocol) is errc::lookup_failed.
 [[nodiscard]] inline result<topic_lookup> lookup_topic(client_core& core, const broker_address& via,
@@ -28,35 +60,13 @@ namespace danube::detail {
   if (!response) {
     return std::unexpected(std::move(response).error());
   }
-  topic_lookup out;
-  switch (response->response_type()) {
-    case wire::TopicLookupResponse::Connect: out.kind = lookup_kind::connect; break;
-    case wire::TopicLookupResponse::Redirect: out.kind = lookup_kind::redirect; break;
-    default: return unexpected_error(errc::lookup_failed, "the broker could not resolve topic " + std::string(topic));
-  }
-  out.broker_url = std::move(*response->mutable_broker_url());
-  out.connect_url = std::move(*response->mutable_connect_url());
-  out.proxy = response->proxy();
-  if (auto url = parse_service_url(out.connect_url); !url) {
-    return unexpected_error(errc::lookup_failed, "lookup of " + std::string(topic) +
-                                                     " returned an unusable connect_url: " + url.error().message());
-  }
-  return out;
+  return from_wire(*response, topic);
 }
 
-// Where to create a producer or subscribe: the lookup's answer (Connect and Redirect alike), or
-// `via` itself when the topic does not exist yet (NOT_FOUND), since the broker creates topics on
-// CreateProducer at the address asked.
+// Blocking lookup, then address_for().
 [[nodiscard]] inline result<broker_address> resolve_topic(client_core& core, const broker_address& via,
                                                           std::string_view topic) {
-  auto found = lookup_topic(core, via, topic);
-  if (!found) {
-    if (found.error() == errc::not_found) {
-      return via;
-    }
-    return std::unexpected(std::move(found).error());
-  }
-  return broker_address{std::move(found->broker_url), std::move(found->connect_url), found->proxy};
+  return address_for(lookup_topic(core, via, topic), via);
 }
 
 // The partition topics of `topic` (the topic itself when it is not partitioned).

@@ -1,16 +1,23 @@
 // The producer of one topic (one partition of a partitioned producer): its registration on the
-// owning broker and its ordered send pipeline over gRPC's callback API -- no thread of its own.
+// owning broker, its ordered send pipeline over gRPC's callback API (no thread of its own), and
+// its recovery when the broker loses it.
+//
+// Every send stays queued until the broker acknowledged it or it failed for good, so recovery
+// never loses a message; a resend after a lost answer may duplicate one (at-least-once).
 #pragma once
 
+#include <danube/detail/async_call.hpp>
 #include <danube/detail/client_core.hpp>
 #include <danube/detail/grpc_status.hpp>
 #include <danube/detail/lookup.hpp>
 #include <danube/detail/proto.hpp>
+#include <danube/detail/retry_loop.hpp>
 #include <danube/detail/unary_call.hpp>
 #include <danube/error.hpp>
 #include <danube/message.hpp>
 #include <danube/producer_options.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -29,23 +36,33 @@ using send_completion = std::function<void(result<message_id>)>;
 
 // One message on its way: the wire request plus what to do when the broker has answered.
 struct send_op {
+  enum class stage : std::uint8_t { waiting, in_flight, done };
+
   wire::StreamMessage request;
   wire::MessageResponse response;
   std::unique_ptr<grpc::ClientContext> context;
   send_completion complete;
-  std::optional<result<message_id>> outcome;  // set when the broker answered (or the send failed)
+  std::optional<result<message_id>> outcome;  // set once the send is done, successfully or not
+  stage state = stage::waiting;
+  unsigned attempts = 0;                             // retries of retryable failures since the last recovery
+  std::chrono::steady_clock::time_point deadline;    // the send timeout, from the send() call
+  std::chrono::steady_clock::time_point not_before;  // backoff before the next attempt
 };
 
 class topic_producer : public std::enable_shared_from_this<topic_producer> {
  public:
   topic_producer(std::shared_ptr<client_core> core, std::string topic, std::string name,
-                 const producer_options& options)
-      : core_(std::move(core)), topic_(std::move(topic)), name_(std::move(name)), options_(options) {}
+                 const producer_options& options, retry_schedule retry)
+      : core_(std::move(core)),
+        topic_(std::move(topic)),
+        name_(std::move(name)),
+        options_(options),
+        retry_(std::move(retry)) {}
 
   [[nodiscard]] const std::string& topic() const noexcept { return topic_; }
 
   // Looks the topic up and registers the producer on the broker that serves it (creating the
-  // topic there if it is new). Blocking; called by the user's create().
+  // topic there if it is new). Blocking, one attempt; the caller retries.
   [[nodiscard]] result<void> create() {
     auto address = resolve_topic(*core_, core_->service_address(), topic_);
     if (!address) {
@@ -54,46 +71,18 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
     if (auto ch = core_->connect(*address); !ch) {
       return std::unexpected(std::move(ch).error());
     }
-    wire::ProducerRequest request;
-    request.set_request_id(core_->next_request_id());
-    request.set_producer_name(name_);
-    request.set_topic_name(topic_);
-    request.set_producer_access_mode(options_.access == access_mode::exclusive ? wire::ProducerAccessMode::Exclusive
-                                                                               : wire::ProducerAccessMode::Shared);
-    request.set_dispatch_strategy(options_.dispatch == dispatch_strategy::reliable
-                                      ? wire::DispatchStrategy::Reliable
-                                      : wire::DispatchStrategy::NonReliable);
-    auto response =
-        unary_call<wire::ProducerService>(*core_, *address, &wire::ProducerService::Stub::CreateProducer, request);
+    auto response = unary_call<wire::ProducerService>(*core_, *address, &wire::ProducerService::Stub::CreateProducer,
+                                                      create_request_());
     if (!response) {
       return std::unexpected(std::move(response).error());
     }
-    auto ch = core_->channel(address->connect_url);
-    if (!ch) {
-      return std::unexpected(std::move(ch).error());
-    }
-    const auto producer_id = response->producer_id();
-    const auto watch =
-        core_->watch_health(*address, wire::HealthCheckRequest::Producer, producer_id, [weak = weak_from_this()] {
-          if (const auto self = weak.lock()) {
-            self->on_broker_close_();
-          }
-        });
-    scheduler::task_id previous = 0;
-    {
-      std::lock_guard lock(mu_);
-      address_ = std::move(*address);
-      producer_id_ = producer_id;
-      stub_ = wire::ProducerService::NewStub(*ch);
-      previous = std::exchange(health_watch_, watch);
-    }
-    core_->unwatch_health(previous);
-    return {};
+    return adopt_(std::move(*address), response->producer_id());
   }
 
   // Queues one message; `op->complete` runs exactly once, in queue order, on a gRPC thread (or
   // on this thread if the producer is already closed).
   void send(std::shared_ptr<send_op> op) {
+    op->deadline = std::chrono::steady_clock::now() + options_.send_timeout;
     {
       std::lock_guard lock(mu_);
       if (!closed_) {
@@ -118,7 +107,6 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
   // completion has run (still in queue order).
   void close() {
     std::vector<std::shared_ptr<send_op>> to_cancel;
-    bool deliver = false;
     scheduler::task_id watch = 0;
     {
       std::lock_guard lock(mu_);
@@ -127,68 +115,230 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
       }
       closed_ = true;
       watch = std::exchange(health_watch_, 0);
-      for (std::size_t i = 0; i < ops_.size(); ++i) {
-        if (i >= started_) {
-          ops_[i]->outcome = unexpected_error(errc::closed, "the producer was closed before the message was sent");
-        } else if (!ops_[i]->outcome) {
-          to_cancel.push_back(ops_[i]);
+      for (const auto& op : ops_) {
+        if (op->state == send_op::stage::waiting) {
+          finish_locked_(*op, unexpected_error(errc::closed, "the producer was closed before the message was sent"));
+        } else if (op->state == send_op::stage::in_flight) {
+          to_cancel.push_back(op);
         }
       }
-      deliver = !delivering_;
-      delivering_ = true;
     }
     core_->unwatch_health(watch);
     for (const auto& op : to_cancel) {
       op->context->TryCancel();
     }
-    if (deliver) {
-      deliver_completed_();
-    }
+    deliver_completed_();
     std::unique_lock lock(mu_);
     idle_.wait(lock, [&] { return ops_.empty() && !delivering_; });
   }
 
  private:
-  // The broker's health check answered CLOSE: it no longer knows this producer (topic moved or
-  // unloaded, broker restarted).
-  void on_broker_close_() {
-    core_->log(log_level::warn, "health check: the broker answered CLOSE for producer " + name_ + " on " + topic_);
+  using clock = std::chrono::steady_clock;
+
+  [[nodiscard]] wire::ProducerRequest create_request_() const {
+    wire::ProducerRequest request;
+    request.set_request_id(core_->next_request_id());
+    request.set_producer_name(name_);
+    request.set_topic_name(topic_);
+    request.set_producer_access_mode(options_.access == access_mode::exclusive ? wire::ProducerAccessMode::Exclusive
+                                                                               : wire::ProducerAccessMode::Shared);
+    request.set_dispatch_strategy(options_.dispatch == dispatch_strategy::reliable
+                                      ? wire::DispatchStrategy::Reliable
+                                      : wire::DispatchStrategy::NonReliable);
+    return request;
   }
 
-  // Starts queued sends while the in-flight window has room. The RPCs are started outside the
-  // lock (starting one never blocks, but a completion may run inline and take the lock).
+  // Takes a fresh registration (after create or recovery) and moves the health check to it.
+  [[nodiscard]] result<void> adopt_(broker_address address, std::uint64_t producer_id) {
+    auto ch = core_->channel(address.connect_url);
+    if (!ch) {
+      return std::unexpected(std::move(ch).error());
+    }
+    const auto watch =
+        core_->watch_health(address, wire::HealthCheckRequest::Producer, producer_id, [weak = weak_from_this()] {
+          if (const auto self = weak.lock()) {
+            self->core_->log(log_level::warn, "health check: the broker answered CLOSE for producer " + self->name_ +
+                                                  " on " + self->topic_);
+            self->recover_();
+          }
+        });
+    scheduler::task_id previous = 0;
+    bool closed = false;
+    {
+      std::lock_guard lock(mu_);
+      closed = closed_;
+      if (!closed) {
+        address_ = std::move(address);
+        producer_id_ = producer_id;
+        stub_ = wire::ProducerService::NewStub(*ch);
+        registered_ = true;
+        previous = std::exchange(health_watch_, watch);
+      }
+    }
+    core_->unwatch_health(closed ? watch : previous);
+    return {};
+  }
+
+  // The broker lost this producer (CLOSE, NOT_FOUND, retries exhausted): look the topic up again
+  // and re-register, without blocking any thread; queued sends wait and then go out again in order.
+  void recover_() {
+    {
+      std::lock_guard lock(mu_);
+      if (closed_ || recovering_) {
+        return;
+      }
+      recovering_ = true;
+      registered_ = false;
+    }
+    core_->log(log_level::info, "producer " + name_ + " on " + topic_ + ": looking the topic up again");
+    register_async_();
+  }
+
+  void register_async_() {
+    wire::TopicLookupRequest lookup;
+    lookup.set_request_id(core_->next_request_id());
+    lookup.set_topic(topic_);
+    const auto via = core_->service_address();
+    async_unary<wire::Discovery>(
+        *core_, {via.broker_url, via.connect_url, false},
+        static_cast<async_method<wire::Discovery, wire::TopicLookupRequest, wire::TopicLookupResponse>>(
+            &wire::Discovery::Stub::async::TopicLookup),
+        std::move(lookup), [self = shared_from_this(), via](result<wire::TopicLookupResponse> answer) {
+          auto address = address_for(answer ? from_wire(*answer, self->topic_)
+                                            : result<topic_lookup>(std::unexpected(std::move(answer).error())),
+                                     via);
+          if (!address) {
+            self->on_recovery_failed_(std::move(address).error());
+            return;
+          }
+          async_unary<wire::ProducerService>(
+              *self->core_, *address,
+              static_cast<async_method<wire::ProducerService, wire::ProducerRequest, wire::ProducerResponse>>(
+                  &wire::ProducerService::Stub::async::CreateProducer),
+              self->create_request_(), [self, address = *address](result<wire::ProducerResponse> created) mutable {
+                if (!created) {
+                  self->on_recovery_failed_(std::move(created).error());
+                  return;
+                }
+                if (auto ok = self->adopt_(std::move(address), created->producer_id()); !ok) {
+                  self->on_recovery_failed_(std::move(ok).error());
+                  return;
+                }
+                {
+                  std::lock_guard lock(self->mu_);
+                  self->recovering_ = false;
+                  self->recovery_attempts_ = 0;
+                }
+                self->core_->log(log_level::info, "producer " + self->name_ + " on " + self->topic_ + " recovered");
+                self->start_ready_();
+              });
+        });
+  }
+
+  // Backs off and tries again while the policy allows; then fails the queued sends with the error
+  // (never silently) and leaves the next send to start over.
+  void on_recovery_failed_(error failure) {
+    std::optional<std::chrono::milliseconds> delay;
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) {
+        recovering_ = false;
+        return;
+      }
+      if (failure.retryable()) {
+        delay = retry_(failure, ++recovery_attempts_);
+      }
+      if (!delay) {
+        recovering_ = false;
+        recovery_attempts_ = 0;
+        for (const auto& op : ops_) {
+          if (op->state == send_op::stage::waiting) {
+            finish_locked_(*op, std::unexpected(failure));
+          }
+        }
+      }
+    }
+    if (delay) {
+      core_->timers().schedule(*delay, [weak = weak_from_this()] {
+        if (const auto self = weak.lock()) {
+          self->register_async_();
+        }
+      });
+      return;
+    }
+    core_->log(log_level::error, "producer " + name_ + " on " + topic_ + " could not recover: " + failure.message());
+    deliver_completed_();
+  }
+
+  // Starts waiting sends, in queue order, while the in-flight window has room. A send backing off
+  // is a barrier: later sends do not overtake it. RPCs start outside the lock.
   void start_ready_() {
     std::vector<std::shared_ptr<send_op>> starting;
     std::shared_ptr<wire::ProducerService::Stub> stub;
     broker_address address;
+    std::optional<clock::duration> wake_in;
+    bool expired = false;
+    bool needs_recovery = false;
     {
       std::lock_guard lock(mu_);
-      while (started_ < ops_.size() && in_flight_ < options_.max_in_flight && !closed_) {
-        auto& op = ops_[started_];
+      if (closed_ || recovering_) {
+        return;
+      }
+      const auto now = clock::now();
+      for (const auto& op : ops_) {
+        if (op->state != send_op::stage::waiting) {
+          continue;
+        }
+        if (now >= op->deadline) {
+          finish_locked_(*op,
+                         unexpected_error(errc::timeout, "the message was not acknowledged within the send timeout"));
+          expired = true;
+          continue;
+        }
+        if (!registered_) {
+          needs_recovery = true;
+          break;
+        }
+        if (op->not_before > now) {
+          wake_in = op->not_before - now;
+          break;
+        }
+        if (in_flight_ >= options_.max_in_flight) {
+          break;
+        }
         stamp_(*op);
-        ++started_;
+        op->state = send_op::stage::in_flight;
         ++in_flight_;
         starting.push_back(op);
-      }
-      if (starting.empty()) {
-        return;
       }
       stub = stub_;
       address = address_;
     }
+    if (expired) {
+      deliver_completed_();
+    }
+    if (needs_recovery) {
+      recover_();
+      return;
+    }
+    if (wake_in) {
+      core_->timers().schedule(std::chrono::ceil<std::chrono::milliseconds>(*wake_in), [weak = weak_from_this()] {
+        if (const auto self = weak.lock()) {
+          self->start_ready_();
+        }
+      });
+    }
     for (auto& op : starting) {
-      if (auto ok = core_->prepare(*op->context, address, options_.send_timeout); !ok) {
-        finish_(*op, std::move(ok).error());
+      const auto remaining = std::chrono::ceil<std::chrono::milliseconds>(op->deadline - clock::now());
+      if (auto ok = core_->prepare(*op->context, address, std::max(remaining, std::chrono::milliseconds(1))); !ok) {
+        on_sent_(*op, std::move(ok).error());
         continue;
       }
       auto* raw = op.get();
       stub->async()->SendMessage(raw->context.get(), &raw->request, &raw->response,
                                  [self = shared_from_this(), op = std::move(op)](const grpc::Status& status) {
-                                   if (status.ok()) {
-                                     self->finish_(*op, std::nullopt);
-                                   } else {
-                                     self->finish_(*op, error_from_grpc(status));
-                                   }
+                                   self->on_sent_(
+                                       *op, status.ok() ? std::nullopt : std::optional<error>(error_from_grpc(status)));
                                  });
     }
   }
@@ -204,40 +354,70 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
     op.request.set_producer_name(name_);
   }
 
-  // Records one outcome, then completes, in queue order, every send whose predecessors are done.
-  // One thread at a time delivers (delivering_), so completions never overtake each other even
-  // when answers arrive on several gRPC threads at once.
-  void finish_(send_op& op, std::optional<error> failure) {
-    bool deliver = false;
+  // An answer (or a failure to start): done, retried after a backoff, or held for recovery.
+  void on_sent_(send_op& op, std::optional<error> failure) {
+    bool recover = false;
     {
       std::lock_guard lock(mu_);
       --in_flight_;
-      if (failure) {
-        op.outcome = closed_ && failure->code() == errc::cancelled
-                         ? unexpected_error(errc::closed, "the producer was closed while the message was in flight")
-                         : result<message_id>(std::unexpected(std::move(*failure)));
-      } else {
+      if (!failure) {
         const auto& id = op.request.msg_id();
-        op.outcome = message_id{id.producer_id(), id.topic_name(), id.broker_addr(), id.topic_offset()};
+        finish_locked_(op, message_id{id.producer_id(), id.topic_name(), id.broker_addr(), id.topic_offset()});
+      } else if (closed_) {
+        finish_locked_(op,
+                       failure->code() == errc::cancelled
+                           ? unexpected_error(errc::closed, "the producer was closed while the message was in flight")
+                           : result<message_id>(std::unexpected(std::move(*failure))));
+      } else if (clock::now() >= op.deadline) {
+        finish_locked_(op,
+                       unexpected_error(errc::timeout, "the message was not acknowledged within the send timeout (" +
+                                                           failure->message() + ")"));
+      } else if (failure->code() == errc::not_found) {
+        // "The producer with id … does not exist": the topic moved or the broker restarted.
+        op.state = send_op::stage::waiting;
+        recover = true;
+      } else if (failure->retryable()) {
+        op.state = send_op::stage::waiting;
+        if (const auto delay = retry_(*failure, ++op.attempts)) {
+          op.not_before = clock::now() + *delay;
+        } else {
+          op.attempts = 0;
+          recover = true;
+        }
+      } else {
+        finish_locked_(op, std::unexpected(std::move(*failure)));
       }
-      deliver = !delivering_;
-      delivering_ = true;
     }
-    if (deliver) {
-      deliver_completed_();
+    deliver_completed_();
+    if (recover) {
+      recover_();
     }
     start_ready_();
   }
 
+  void finish_locked_(send_op& op, result<message_id> outcome) {
+    op.outcome = std::move(outcome);
+    op.state = send_op::stage::done;
+  }
+
+  // Completes, in queue order, every send whose predecessors are done. One thread at a time
+  // delivers, so completions never overtake each other even when answers arrive on several gRPC
+  // threads at once.
   void deliver_completed_() {
+    {
+      std::lock_guard lock(mu_);
+      if (delivering_) {
+        return;  // the thread delivering now will see our work too
+      }
+      delivering_ = true;
+    }
     for (;;) {
       std::vector<std::shared_ptr<send_op>> done;
       {
         std::lock_guard lock(mu_);
-        while (!ops_.empty() && ops_.front()->outcome) {
+        while (!ops_.empty() && ops_.front()->state == send_op::stage::done) {
           done.push_back(std::move(ops_.front()));
           ops_.pop_front();
-          started_ = started_ == 0 ? 0 : started_ - 1;  // sends failed by close() never started
         }
         if (done.empty()) {
           delivering_ = false;
@@ -255,6 +435,7 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
   const std::string topic_;
   const std::string name_;
   const producer_options options_;
+  const retry_schedule retry_;
 
   std::mutex mu_;
   std::condition_variable idle_;
@@ -262,9 +443,11 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
   std::uint64_t producer_id_ = 0;
   std::shared_ptr<wire::ProducerService::Stub> stub_;
   scheduler::task_id health_watch_ = 0;
-  std::deque<std::shared_ptr<send_op>> ops_;  // in submission order: [0, started_) started
-  std::size_t started_ = 0;
+  std::deque<std::shared_ptr<send_op>> ops_;  // in submission order
   std::size_t in_flight_ = 0;
+  unsigned recovery_attempts_ = 0;
+  bool registered_ = false;
+  bool recovering_ = false;
   bool delivering_ = false;
   bool closed_ = false;
 };

@@ -1,0 +1,56 @@
+// One non-blocking control-plane call on gRPC's callback API: for work that must not block the
+// thread it runs on (recovery from gRPC callbacks and scheduler tasks).
+#pragma once
+
+#include <danube/detail/client_core.hpp>
+#include <danube/detail/grpc_status.hpp>
+#include <danube/error.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <utility>
+
+#include <grpcpp/grpcpp.h>
+
+namespace danube::detail {
+
+template <class Service, class Request, class Response>
+using async_method = void (Service::Stub::async::*)(grpc::ClientContext*, const Request*, Response*,
+                                                    std::function<void(grpc::Status)>);
+
+// Calls `method` on the broker at `address`; `done(result<Response>)` runs exactly once, on a gRPC
+// thread (or inline if the call could not start).
+template <class Service, class Request, class Response, class Done>
+void async_unary(client_core& core, const broker_address& address, async_method<Service, Request, Response> method,
+                 Request request, Done done) {
+  struct call {
+    grpc::ClientContext context;
+    Request request;
+    Response response;
+    std::unique_ptr<typename Service::Stub> stub;
+  };
+  auto ch = core.channel(address.connect_url);
+  if (!ch) {
+    done(result<Response>(std::unexpected(std::move(ch).error())));
+    return;
+  }
+  auto c = std::make_shared<call>();
+  c->request = std::move(request);
+  c->stub = Service::NewStub(*ch);
+  if (auto ok = core.prepare(c->context, address); !ok) {
+    done(result<Response>(std::unexpected(std::move(ok).error())));
+    return;
+  }
+  auto* raw = c.get();
+  ((*raw->stub->async()).*method)(&raw->context, &raw->request, &raw->response,
+                                  [c = std::move(c), done = std::move(done)](const grpc::Status& status) mutable {
+                                    if (status.ok()) {
+                                      done(result<Response>(std::move(c->response)));
+                                    } else {
+                                      done(result<Response>(std::unexpected(error_from_grpc(status))));
+                                    }
+                                  });
+}
+
+}  // namespace danube::detail
