@@ -24,6 +24,8 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -56,45 +58,55 @@ class consumer_core final : public closable, public std::enable_shared_from_this
         return {};
       }
     }
-    const auto wait = [&](std::chrono::milliseconds delay) { return wait_(delay); };
     auto names = with_retries(
-        retry_, [&] { return topic_partitions(*client_, client_->service_address(), options_.topic); }, wait);
+        retry_, [&] { return topic_partitions(*client_, client_->service_address(), options_.topic); },
+        [&](std::chrono::milliseconds delay) { return wait_(delay); });
     if (!names) {
       return std::unexpected(std::move(names).error());
     }
     if (names->empty()) {
       return unexpected_error(errc::not_found, "no topic or partitions found for " + options_.topic);
     }
-    std::vector<std::shared_ptr<topic_consumer>> subscribed;
+    // Every partition subscribes at once, on gRPC's callback API (no thread per partition).
+    std::vector<std::shared_ptr<topic_consumer>> partitions;
+    std::vector<std::future<result<void>>> outcomes;
     for (auto& name : *names) {
-      auto partition = std::make_shared<topic_consumer>(client_, std::move(name), options_);
-      if (auto ok = with_retries(
-              retry_, [&] { return partition->subscribe(); }, wait);
-          !ok) {
-        for (const auto& done : subscribed) {
-          done->close();
-        }
-        return ok;
-      }
-      subscribed.push_back(std::move(partition));
+      partitions.push_back(std::make_shared<topic_consumer>(client_, std::move(name), options_, retry_, queue_));
     }
-    for (std::size_t i = 0; i < subscribed.size(); ++i) {
-      if (auto ok = subscribed[i]->start(queue_); !ok) {
-        for (std::size_t k = 0; k < i; ++k) {
-          subscribed[k]->close();
-        }
-        return ok;
+    {
+      std::lock_guard lock(mu_);
+      pending_ = partitions;
+    }
+    for (const auto& partition : partitions) {
+      auto promise = std::make_shared<std::promise<result<void>>>();
+      outcomes.push_back(promise->get_future());
+      partition->subscribe([promise](result<void> outcome) { promise->set_value(std::move(outcome)); });
+    }
+    std::optional<error> failure;
+    for (auto& outcome : outcomes) {
+      if (auto ok = outcome.get(); !ok && !failure) {
+        failure = std::move(ok).error();
       }
     }
     {
       std::lock_guard lock(mu_);
-      if (closed_) {
-        for (const auto& partition : subscribed) {
-          partition->close();
-        }
-        return unexpected_error(errc::closed, "the consumer was closed during subscribe()");
+      pending_.clear();
+      if (closed_ && !failure) {
+        failure = error(errc::closed, "the consumer was closed during subscribe()");
       }
-      partitions_ = std::move(subscribed);
+      if (!failure) {
+        partitions_ = partitions;
+      }
+    }
+    if (failure) {
+      // Those already subscribed are released: no stream, no health check.
+      for (const auto& partition : partitions) {
+        partition->close();
+      }
+      return std::unexpected(std::move(*failure));
+    }
+    for (const auto& partition : partitions) {
+      partition->start();
     }
     client_->track(weak_from_this());
     return {};
@@ -104,23 +116,54 @@ class consumer_core final : public closable, public std::enable_shared_from_this
     if (auto ok = ready_(); !ok) {
       return std::unexpected(std::move(ok).error());
     }
+    {
+      std::lock_guard lock(mu_);
+      if (listening_) {
+        return unexpected_error(errc::failed_precondition, "this consumer delivers to its message listener");
+      }
+    }
     return queue_->pop(timeout);
   }
 
-  [[nodiscard]] result<void> ack(const message& m) {
+  void ack(const message& m, topic_consumer::completion done) {
     auto partition = partition_of_(m);
     if (!partition) {
-      return std::unexpected(std::move(partition).error());
+      done(std::unexpected(std::move(partition).error()));
+      return;
     }
-    return (*partition)->ack(m);
+    (*partition)->ack(m, std::move(done));
   }
 
-  [[nodiscard]] result<void> nack(const message& m, const nack_options& options) {
+  void nack(const message& m, const nack_options& options, topic_consumer::completion done) {
     auto partition = partition_of_(m);
     if (!partition) {
-      return std::unexpected(std::move(partition).error());
+      done(std::unexpected(std::move(partition).error()));
+      return;
     }
-    return (*partition)->nack(m, options);
+    (*partition)->nack(m, options, std::move(done));
+  }
+
+  // Hands every message (and failure notice) to the listener instead of receive(): on the
+  // client's listener thread, one call at a time, in order.
+  [[nodiscard]] result<void> listen(std::function<void(message)> on_message, std::function<void(error)> on_error) {
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) {
+        return unexpected_error(errc::closed, "the consumer is closed");
+      }
+      if (listening_) {
+        return unexpected_error(errc::failed_precondition, "this consumer already has a message listener");
+      }
+      listening_ = true;
+      on_message_ = std::move(on_message);
+      on_error_ = std::move(on_error);
+    }
+    queue_->on_ready([weak = weak_from_this()] {
+      if (const auto self = weak.lock()) {
+        self->schedule_drain_();
+      }
+    });
+    return {};
   }
 
   void close() override {
@@ -132,6 +175,7 @@ class consumer_core final : public closable, public std::enable_shared_from_this
       }
       closed_ = true;
       partitions.swap(partitions_);
+      partitions.insert(partitions.end(), pending_.begin(), pending_.end());
     }
     closing_.notify_all();
     queue_->close();
@@ -145,6 +189,55 @@ class consumer_core final : public closable, public std::enable_shared_from_this
   [[nodiscard]] bool wait_(std::chrono::milliseconds delay) {
     std::unique_lock lock(mu_);
     return !closing_.wait_for(lock, delay, [&] { return closed_; });
+  }
+
+  // One drain at a time per consumer, on the client's listener thread.
+  void schedule_drain_() {
+    {
+      std::lock_guard lock(mu_);
+      if (draining_ || closed_) {
+        return;
+      }
+      draining_ = true;
+    }
+    if (!client_->listeners().post([self = shared_from_this()] { self->drain_(); })) {
+      std::lock_guard lock(mu_);
+      draining_ = false;
+    }
+  }
+
+  void drain_() {
+    for (;;) {
+      auto next = queue_->pop(std::nullopt);
+      if (next) {
+        on_message_(std::move(*next));
+        continue;
+      }
+      if (next.error() == errc::closed) {
+        return;  // draining_ stays set: nothing is delivered after close
+      }
+      if (next.error() != errc::timeout) {
+        if (on_error_) {
+          on_error_(next.error());
+        }
+        continue;
+      }
+      {
+        std::lock_guard lock(mu_);
+        draining_ = false;
+      }
+      // Something may have arrived between the empty pop and clearing the flag.
+      if (queue_->size() == 0) {
+        return;
+      }
+      {
+        std::lock_guard lock(mu_);
+        if (draining_ || closed_) {
+          return;
+        }
+        draining_ = true;
+      }
+    }
   }
 
   [[nodiscard]] result<void> ready_() {
@@ -179,6 +272,11 @@ class consumer_core final : public closable, public std::enable_shared_from_this
   std::mutex mu_;
   std::condition_variable closing_;
   std::vector<std::shared_ptr<topic_consumer>> partitions_;
+  std::vector<std::shared_ptr<topic_consumer>> pending_;  // subscribing right now
+  std::function<void(message)> on_message_;
+  std::function<void(error)> on_error_;
+  bool listening_ = false;
+  bool draining_ = false;
   bool closed_ = false;
 };
 
@@ -191,6 +289,7 @@ template <retry_policy RetryPolicy = retry::exponential_backoff>
 class basic_consumer {
  public:
   using retry_policy_type = RetryPolicy;
+  using completion = std::function<void(result<void>)>;
 
   basic_consumer(basic_consumer&&) noexcept = default;
   basic_consumer& operator=(basic_consumer&&) noexcept = default;
@@ -210,10 +309,29 @@ class basic_consumer {
   // The next message if one is waiting (errc::timeout otherwise); never blocks.
   [[nodiscard]] result<message> try_receive() { return core_->receive(std::nullopt); }
 
-  // Acknowledges to the broker that owns the message's partition.
-  result<void> ack(const message& m) { return core_->ack(m); }
+  // Delivers every message to `on_message` instead of receive(): on the client's listener thread,
+  // one call at a time, in order. Failures the consumer could not recover from go to `on_error`.
+  // The listener may block (it holds up only this client's listeners) and may ack.
+  result<void> on_message(std::function<void(message)> on_message, std::function<void(error)> on_error = {}) {
+    return core_->listen(std::move(on_message), std::move(on_error));
+  }
+
+  // Acknowledges to the broker that owns the message's partition, and waits for its answer.
+  result<void> ack(const message& m) { return ack_async(m).get(); }
+  std::future<result<void>> ack_async(const message& m) {
+    return to_future_([&](completion done) { core_->ack(m, std::move(done)); });
+  }
+  // Callback form: `done` runs once, on a client thread; it must not block.
+  void ack_async(const message& m, completion done) { core_->ack(m, std::move(done)); }
+
   // Asks for redelivery (reliable topics), after at least `options.delay`.
-  result<void> nack(const message& m, const nack_options& options = {}) { return core_->nack(m, options); }
+  result<void> nack(const message& m, const nack_options& options = {}) { return nack_async(m, options).get(); }
+  std::future<result<void>> nack_async(const message& m, const nack_options& options = {}) {
+    return to_future_([&](completion done) { core_->nack(m, options, std::move(done)); });
+  }
+  void nack_async(const message& m, const nack_options& options, completion done) {
+    core_->nack(m, options, std::move(done));
+  }
 
   // Stops the streams; receive() then fails with errc::closed. Idempotent.
   void close() { core_->close(); }
@@ -231,6 +349,14 @@ class basic_consumer {
                                                       [policy = retry_](const error& failure, unsigned attempt) {
                                                         return policy->next_delay(failure, attempt);
                                                       })) {}
+
+  template <class Start>
+  static std::future<result<void>> to_future_(Start&& start) {
+    auto promise = std::make_shared<std::promise<result<void>>>();
+    auto future = promise->get_future();
+    start([promise](result<void> outcome) { promise->set_value(std::move(outcome)); });
+    return future;
+  }
 
   std::shared_ptr<RetryPolicy> retry_;  // shared with the core, which retries in the background
   std::shared_ptr<detail::consumer_core> core_;

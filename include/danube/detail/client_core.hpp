@@ -3,6 +3,7 @@
 // basic_client<Auth, Tls> only decides how this is configured.
 #pragma once
 
+#include <danube/detail/executor.hpp>
 #include <danube/detail/grpc_status.hpp>
 #include <danube/detail/proto.hpp>
 #include <danube/detail/scheduler.hpp>
@@ -153,6 +154,8 @@ class client_core : public std::enable_shared_from_this<client_core> {
   }
 
   [[nodiscard]] scheduler& timers() noexcept { return timers_; }
+  // Where message listeners run (one thread per client, started on first use).
+  [[nodiscard]] executor& listeners() noexcept { return listeners_; }
 
   void log(log_level level, std::string_view message) const {
     if (settings_.logger) {
@@ -222,6 +225,7 @@ class client_core : public std::enable_shared_from_this<client_core> {
       }
     }
     timers_.stop();
+    listeners_.stop();
     std::lock_guard lock(mu_);
     channels_.clear();
   }
@@ -297,6 +301,7 @@ class client_core : public std::enable_shared_from_this<client_core> {
   const client_settings settings_;
   std::shared_ptr<grpc::ChannelCredentials> credentials_;
   scheduler timers_;
+  executor listeners_;
   mutable std::mutex mu_;
   bool closed_ = false;
   std::map<std::string, std::shared_ptr<grpc::Channel>, std::less<>> channels_;

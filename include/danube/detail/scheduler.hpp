@@ -1,4 +1,4 @@
-// The client's one background thread: timers for health checks, backoff waits and nack delays.
+// The client's one background thread for timers: health checks, backoff waits, nack delays.
 // Started on first use, stopped (and joined) by stop(); tasks must be short and never block.
 #pragma once
 
@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -21,49 +22,55 @@ class scheduler {
   scheduler() = default;
   scheduler(const scheduler&) = delete;
   scheduler& operator=(const scheduler&) = delete;
-  ~scheduler() { stop(); }
+  ~scheduler() {
+    stop();
+    if (worker_.joinable()) {
+      // Destroyed from its own task (the owner was released there): the thread finishes that task
+      // and returns; the state it uses is shared, so it outlives this object.
+      worker_.detach();
+    }
+  }
 
   // Runs `task` after `delay`, then every `period` if one is given. Returns an id for cancel().
   // Returns 0 (and never runs the task) once the scheduler is stopped.
   task_id schedule(std::chrono::milliseconds delay, std::function<void()> task,
                    std::chrono::milliseconds period = std::chrono::milliseconds::zero()) {
-    std::lock_guard lock(mu_);
-    if (stopped_) {
+    auto& s = *state_;
+    std::lock_guard lock(s.mu);
+    if (s.stopped) {
       return 0;
     }
     if (!worker_.joinable()) {
-      worker_ = std::thread([this] { run_(); });
+      worker_ = std::thread([state = state_] { run(*state); });
     }
-    const auto id = ++last_id_;
-    tasks_.emplace(id, entry{clock::now() + delay, period, std::move(task)});
-    wake_.notify_one();
+    const auto id = ++s.last_id;
+    s.tasks.emplace(id, entry{clock::now() + delay, period, std::move(task)});
+    s.wake.notify_one();
     return id;
   }
 
   // After cancel() returns the task will not start again; if it is running on the scheduler
   // thread right now (and cancel is called from elsewhere), cancel waits for it to finish.
   void cancel(task_id id) {
-    std::unique_lock lock(mu_);
-    tasks_.erase(id);
-    if (running_ == id && std::this_thread::get_id() != worker_.get_id()) {
-      idle_.wait(lock, [&] { return running_ != id; });
+    auto& s = *state_;
+    std::unique_lock lock(s.mu);
+    s.tasks.erase(id);
+    if (s.running == id && std::this_thread::get_id() != worker_.get_id()) {
+      s.idle.wait(lock, [&] { return s.running != id; });
     }
   }
 
-  // Drops every task and joins the thread: returns as soon as a running task finishes.
+  // Drops every task and joins the thread: returns as soon as a running task finishes. From a
+  // task itself it only marks the scheduler stopped: the thread ends after that task.
   void stop() {
-    std::thread worker;
     {
-      std::lock_guard lock(mu_);
-      stopped_ = true;
-      tasks_.clear();
-      worker = std::move(worker_);
+      std::lock_guard lock(state_->mu);
+      state_->stopped = true;
+      state_->tasks.clear();
     }
-    wake_.notify_all();
-    if (worker.joinable() && worker.get_id() != std::this_thread::get_id()) {
-      worker.join();
-    } else if (worker.joinable()) {
-      worker.detach();  // stop() from a task: the thread ends right after this task returns
+    state_->wake.notify_all();
+    if (worker_.joinable() && worker_.get_id() != std::this_thread::get_id()) {
+      worker_.join();
     }
   }
 
@@ -74,21 +81,31 @@ class scheduler {
     std::function<void()> task;
   };
 
-  void run_() {
-    std::unique_lock lock(mu_);
-    while (!stopped_) {
-      auto next = tasks_.end();
-      for (auto it = tasks_.begin(); it != tasks_.end(); ++it) {
-        if (next == tasks_.end() || it->second.due < next->second.due) {
+  struct shared_state {
+    std::mutex mu;
+    std::condition_variable wake;
+    std::condition_variable idle;
+    std::map<task_id, entry> tasks;
+    task_id last_id = 0;
+    task_id running = 0;
+    bool stopped = false;
+  };
+
+  static void run(shared_state& s) {
+    std::unique_lock lock(s.mu);
+    while (!s.stopped) {
+      auto next = s.tasks.end();
+      for (auto it = s.tasks.begin(); it != s.tasks.end(); ++it) {
+        if (next == s.tasks.end() || it->second.due < next->second.due) {
           next = it;
         }
       }
-      if (next == tasks_.end()) {
-        wake_.wait(lock);
+      if (next == s.tasks.end()) {
+        s.wake.wait(lock);
         continue;
       }
       if (next->second.due > clock::now()) {
-        wake_.wait_until(lock, next->second.due);
+        s.wake.wait_until(lock, next->second.due);
         continue;
       }
       const auto id = next->first;
@@ -96,24 +113,19 @@ class scheduler {
       if (next->second.period > std::chrono::milliseconds::zero()) {
         next->second.due = clock::now() + next->second.period;
       } else {
-        tasks_.erase(next);
+        s.tasks.erase(next);
       }
-      running_ = id;
+      s.running = id;
       lock.unlock();
       task();
+      task = nullptr;  // release what the task holds before reporting idle
       lock.lock();
-      running_ = 0;
-      idle_.notify_all();
+      s.running = 0;
+      s.idle.notify_all();
     }
   }
 
-  std::mutex mu_;
-  std::condition_variable wake_;
-  std::condition_variable idle_;
-  std::map<task_id, entry> tasks_;
-  task_id last_id_ = 0;
-  task_id running_ = 0;
-  bool stopped_ = false;
+  std::shared_ptr<shared_state> state_ = std::make_shared<shared_state>();
   std::thread worker_;
 };
 

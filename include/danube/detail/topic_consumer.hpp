@@ -1,22 +1,26 @@
 // The consumer of one topic (one partition of a partitioned topic): its subscription on the
-// owning broker, its delivery stream, and acks to that broker.
+// owning broker, its delivery stream, acks to that broker, and its recovery. Everything after the
+// first subscribe runs on gRPC's callback API and the client's scheduler: no thread of its own.
 #pragma once
 
 #include <danube/consumer_options.hpp>
+#include <danube/detail/async_call.hpp>
 #include <danube/detail/client_core.hpp>
 #include <danube/detail/lookup.hpp>
 #include <danube/detail/message_access.hpp>
 #include <danube/detail/proto.hpp>
 #include <danube/detail/receive_queue.hpp>
+#include <danube/detail/retry_loop.hpp>
 #include <danube/detail/stream_reader.hpp>
-#include <danube/detail/unary_call.hpp>
 #include <danube/error.hpp>
 #include <danube/message.hpp>
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -34,96 +38,50 @@ namespace danube::detail {
 
 class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
  public:
-  topic_consumer(std::shared_ptr<client_core> core, std::string topic, const consumer_options& options)
-      : core_(std::move(core)), topic_(std::move(topic)), options_(options) {}
+  using completion = std::function<void(result<void>)>;
+
+  topic_consumer(std::shared_ptr<client_core> core, std::string topic, const consumer_options& options,
+                 retry_schedule retry, std::shared_ptr<receive_queue> queue)
+      : core_(std::move(core)),
+        topic_(std::move(topic)),
+        options_(options),
+        retry_(std::move(retry)),
+        queue_(std::move(queue)) {}
 
   [[nodiscard]] const std::string& topic() const noexcept { return topic_; }
 
-  // Looks the topic up and subscribes on the broker that serves it. Blocking.
-  [[nodiscard]] result<void> subscribe() {
-    auto address = resolve_topic(*core_, core_->service_address(), topic_);
-    if (!address) {
-      return std::unexpected(std::move(address).error());
-    }
-    if (auto ch = core_->connect(*address); !ch) {
-      return std::unexpected(std::move(ch).error());
-    }
-    wire::ConsumerRequest request;
-    request.set_request_id(core_->next_request_id());
-    request.set_topic_name(topic_);
-    request.set_consumer_name(options_.consumer_name);
-    request.set_subscription(options_.subscription);
-    request.set_subscription_type(to_wire(options_.type));
-    for (const auto& filter : options_.key_filters) {
-      request.add_key_filters(filter);
-    }
-    auto response =
-        unary_call<wire::ConsumerService>(*core_, *address, &wire::ConsumerService::Stub::Subscribe, request);
-    if (!response) {
-      return std::unexpected(std::move(response).error());
-    }
-    const auto consumer_id = response->consumer_id();
-    const auto watch =
-        core_->watch_health(*address, wire::HealthCheckRequest::Consumer, consumer_id, [weak = weak_from_this()] {
-          if (const auto self = weak.lock()) {
-            self->on_broker_close_();
-          }
-        });
-    scheduler::task_id previous = 0;
+  // Looks the topic up and subscribes on the broker that serves it, retrying retryable failures
+  // per the policy; `done` runs once (on a gRPC or scheduler thread). Does not open the stream.
+  void subscribe(completion done) { attempt_subscribe_(std::move(done), 1); }
+
+  // Opens the delivery stream. Call once, after subscribe() succeeded.
+  void start() {
+    bool open = false;
     {
       std::lock_guard lock(mu_);
-      address_ = std::move(*address);
-      consumer_id_ = consumer_id;
-      previous = std::exchange(health_watch_, watch);
+      open = !closed_ && !started_;
+      started_ = true;
     }
-    core_->unwatch_health(previous);
-    return {};
+    if (open) {
+      open_stream_();
+    }
   }
 
-  // Opens the delivery stream into `queue`.
-  [[nodiscard]] result<void> start(const std::shared_ptr<receive_queue>& queue) {
-    broker_address address;
-    std::uint64_t id = 0;
-    {
-      std::lock_guard lock(mu_);
-      address = address_;
-      id = consumer_id_;
-    }
-    auto ch = core_->channel(address.connect_url);
-    if (!ch) {
-      return std::unexpected(std::move(ch).error());
-    }
-    auto reader = std::make_shared<stream_reader>(
-        queue, options_.subscription, [queue, topic = topic_](const grpc::Status& status) {
-          // The stream ended without close(): the application hears about it, never silence.
-          queue->fail(status.ok() ? error(errc::unavailable, "the broker ended the stream of " + topic)
-                                  : error_from_grpc(status));
-        });
-    // The stream has no deadline: it lives as long as the consumer.
-    if (auto ok = core_->prepare(reader->context(), address, std::nullopt); !ok) {
-      return ok;
-    }
-    const auto stub = wire::ConsumerService::NewStub(*ch);
-    reader->start(*stub, core_->next_request_id(), id);
-    std::lock_guard lock(mu_);
-    reader_ = std::move(reader);
-    return {};
-  }
-
-  [[nodiscard]] result<void> ack(const message& m) {
+  void ack(const message& m, completion done) {
     wire::AckRequest request;
     request.set_request_id(message_access::request_id(m));
     message_access::fill(*request.mutable_msg_id(), m.id());
     request.set_subscription_name(message_access::subscription(m));
-    auto response =
-        unary_call<wire::ConsumerService>(*core_, address_snapshot_(), &wire::ConsumerService::Stub::Ack, request);
-    if (!response) {
-      return std::unexpected(std::move(response).error());
-    }
-    return {};
+    async_unary<wire::ConsumerService>(
+        *core_, address_snapshot_(),
+        static_cast<async_method<wire::ConsumerService, wire::AckRequest, wire::AckResponse>>(
+            &wire::ConsumerService::Stub::async::Ack),
+        std::move(request), [done = std::move(done)](result<wire::AckResponse> r) {
+          done(r ? result<void>() : result<void>(std::unexpected(std::move(r).error())));
+        });
   }
 
-  [[nodiscard]] result<void> nack(const message& m, const nack_options& options) {
+  void nack(const message& m, const nack_options& options, completion done) {
     wire::NackRequest request;
     request.set_request_id(message_access::request_id(m));
     message_access::fill(*request.mutable_msg_id(), m.id());
@@ -134,20 +92,25 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
     if (!options.reason.empty()) {
       request.set_reason(options.reason);
     }
-    auto response =
-        unary_call<wire::ConsumerService>(*core_, address_snapshot_(), &wire::ConsumerService::Stub::Nack, request);
-    if (!response) {
-      return std::unexpected(std::move(response).error());
-    }
-    return {};
+    async_unary<wire::ConsumerService>(
+        *core_, address_snapshot_(),
+        static_cast<async_method<wire::ConsumerService, wire::NackRequest, wire::NackResponse>>(
+            &wire::ConsumerService::Stub::async::Nack),
+        std::move(request), [done = std::move(done)](result<wire::NackResponse> r) {
+          done(r ? result<void>() : result<void>(std::unexpected(std::move(r).error())));
+        });
   }
 
-  // Ends the stream; returns once gRPC is done with it (bounded).
+  // Ends the stream and the health check; returns once gRPC is done with the stream (bounded).
   void close() {
     std::shared_ptr<stream_reader> reader;
     scheduler::task_id watch = 0;
     {
       std::lock_guard lock(mu_);
+      if (closed_) {
+        return;
+      }
+      closed_ = true;
       reader = std::move(reader_);
       watch = std::exchange(health_watch_, 0);
     }
@@ -158,11 +121,232 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
   }
 
  private:
-  // The broker's health check answered CLOSE: it no longer knows this consumer, or its stream
-  // is gone.
-  void on_broker_close_() {
-    core_->log(log_level::warn,
-               "health check: the broker answered CLOSE for consumer " + options_.consumer_name + " on " + topic_);
+  using clock = std::chrono::steady_clock;
+
+  void attempt_subscribe_(completion done, unsigned attempt) {
+    if (is_closed_()) {
+      done(unexpected_error(errc::closed, "the consumer is closed"));
+      return;
+    }
+    wire::TopicLookupRequest lookup;
+    lookup.set_request_id(core_->next_request_id());
+    lookup.set_topic(topic_);
+    const auto via = core_->service_address();
+    async_unary<wire::Discovery>(
+        *core_, {via.broker_url, via.connect_url, false},
+        static_cast<async_method<wire::Discovery, wire::TopicLookupRequest, wire::TopicLookupResponse>>(
+            &wire::Discovery::Stub::async::TopicLookup),
+        std::move(lookup),
+        [self = shared_from_this(), via, done = std::move(done),
+         attempt](result<wire::TopicLookupResponse> answer) mutable {
+          auto address = address_for(answer ? from_wire(*answer, self->topic_)
+                                            : result<topic_lookup>(std::unexpected(std::move(answer).error())),
+                                     via);
+          if (!address) {
+            self->retry_subscribe_(std::move(done), attempt, std::move(address).error());
+            return;
+          }
+          async_unary<wire::ConsumerService>(
+              *self->core_, *address,
+              static_cast<async_method<wire::ConsumerService, wire::ConsumerRequest, wire::ConsumerResponse>>(
+                  &wire::ConsumerService::Stub::async::Subscribe),
+              self->subscribe_request_(),
+              [self, address = *address, done = std::move(done), attempt](result<wire::ConsumerResponse> r) mutable {
+                if (!r) {
+                  self->retry_subscribe_(std::move(done), attempt, std::move(r).error());
+                  return;
+                }
+                self->adopt_(std::move(address), r->consumer_id());
+                done({});
+              });
+        });
+  }
+
+  void retry_subscribe_(completion done, unsigned attempt, error failure) {
+    const auto delay = failure.retryable() && !is_closed_() ? retry_(failure, attempt) : std::nullopt;
+    if (!delay) {
+      done(std::unexpected(std::move(failure)));
+      return;
+    }
+    const auto scheduled = core_->timers().schedule(*delay, [weak = weak_from_this(), done, attempt]() mutable {
+      if (const auto self = weak.lock()) {
+        self->attempt_subscribe_(std::move(done), attempt + 1);
+      } else {
+        done(unexpected_error(errc::closed, "the consumer is closed"));
+      }
+    });
+    if (scheduled == 0) {
+      done(unexpected_error(errc::closed, "the client is closed"));
+    }
+  }
+
+  [[nodiscard]] wire::ConsumerRequest subscribe_request_() const {
+    wire::ConsumerRequest request;
+    request.set_request_id(core_->next_request_id());
+    request.set_topic_name(topic_);
+    request.set_consumer_name(options_.consumer_name);
+    request.set_subscription(options_.subscription);
+    request.set_subscription_type(to_wire(options_.type));
+    for (const auto& filter : options_.key_filters) {
+      request.add_key_filters(filter);
+    }
+    return request;
+  }
+
+  // Takes a fresh subscription (first or after recovery) and moves the health check to it.
+  void adopt_(broker_address address, std::uint64_t consumer_id) {
+    const auto watch =
+        core_->watch_health(address, wire::HealthCheckRequest::Consumer, consumer_id, [weak = weak_from_this()] {
+          if (const auto self = weak.lock()) {
+            self->core_->log(log_level::warn, "health check: the broker answered CLOSE for consumer " +
+                                                  self->options_.consumer_name + " on " + self->topic_);
+            self->resubscribe_();
+          }
+        });
+    scheduler::task_id previous = 0;
+    bool closed = false;
+    {
+      std::lock_guard lock(mu_);
+      closed = closed_;
+      if (!closed) {
+        address_ = std::move(address);
+        consumer_id_ = consumer_id;
+        previous = std::exchange(health_watch_, watch);
+      }
+    }
+    core_->unwatch_health(closed ? watch : previous);
+  }
+
+  void open_stream_() {
+    broker_address address;
+    std::uint64_t id = 0;
+    std::uint64_t generation = 0;
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) {
+        return;
+      }
+      address = address_;
+      id = consumer_id_;
+      generation = ++generation_;
+      opened_at_ = clock::now();
+    }
+    auto ch = core_->channel(address.connect_url);
+    if (!ch) {
+      on_stream_end_(generation, grpc::Status(grpc::StatusCode::UNAVAILABLE, ch.error().message()));
+      return;
+    }
+    auto reader = std::make_shared<stream_reader>(queue_, options_.subscription,
+                                                  [weak = weak_from_this(), generation](const grpc::Status& status) {
+                                                    if (const auto self = weak.lock()) {
+                                                      self->on_stream_end_(generation, status);
+                                                    }
+                                                  });
+    // The stream has no deadline: it lives as long as the consumer.
+    if (auto ok = core_->prepare(reader->context(), address, std::nullopt); !ok) {
+      fail_(std::move(ok).error());
+      return;
+    }
+    std::shared_ptr<stream_reader> previous;
+    {
+      std::lock_guard lock(mu_);
+      if (closed_ || generation != generation_) {
+        return;
+      }
+      previous = std::exchange(reader_, reader);
+    }
+    if (previous) {
+      previous->close(std::chrono::milliseconds(0));
+    }
+    const auto stub = wire::ConsumerService::NewStub(*ch);
+    reader->start(*stub, core_->next_request_id(), id);
+  }
+
+  // The stream ended without close(): the broker went away, took the consumer over, or forgot it.
+  // Subscribe again (the same names give back the same consumer) and reopen; streams that keep
+  // ending at once back off per the retry policy.
+  void on_stream_end_(std::uint64_t generation, const grpc::Status& status) {
+    std::optional<std::chrono::milliseconds> delay;
+    {
+      std::lock_guard lock(mu_);
+      if (closed_ || generation != generation_) {
+        return;
+      }
+      if (clock::now() - opened_at_ < std::chrono::seconds(1)) {
+        const error failure =
+            status.ok() ? error(errc::unavailable, "the stream ended at once") : error_from_grpc(status);
+        delay = retry_(failure, ++quick_ends_);
+        if (!delay) {
+          quick_ends_ = 0;
+          delay = retry_(failure, 1).value_or(std::chrono::milliseconds(200));
+        }
+      } else {
+        quick_ends_ = 0;
+      }
+    }
+    core_->log(log_level::info, "consumer " + options_.consumer_name + " on " + topic_ + ": stream ended (" +
+                                    status.error_message() + "), subscribing again");
+    if (delay) {
+      core_->timers().schedule(*delay, [weak = weak_from_this()] {
+        if (const auto self = weak.lock()) {
+          self->resubscribe_();
+        }
+      });
+    } else {
+      resubscribe_();
+    }
+  }
+
+  // Lookup + Subscribe + a new stream. Retryable failures keep being retried (the application is
+  // told each time the policy gives up), and so does NOT_FOUND: the topic existed a moment ago (a
+  // restarted broker may not know it until its producer is back). Any other failure stops this
+  // partition; the application is told.
+  void resubscribe_() {
+    {
+      std::lock_guard lock(mu_);
+      if (closed_ || resubscribing_) {
+        return;
+      }
+      resubscribing_ = true;
+      ++generation_;  // the current stream's end is ours, not news
+    }
+    subscribe([weak = weak_from_this()](result<void> outcome) {
+      const auto self = weak.lock();
+      if (!self) {
+        return;
+      }
+      {
+        std::lock_guard lock(self->mu_);
+        self->resubscribing_ = false;
+      }
+      if (outcome) {
+        self->open_stream_();
+        return;
+      }
+      self->fail_(outcome.error());
+      if (outcome.error().retryable() || outcome.error() == errc::not_found) {
+        self->core_->timers().schedule(self->retry_(outcome.error(), 1).value_or(std::chrono::milliseconds(200)),
+                                       [weak] {
+                                         if (const auto again = weak.lock()) {
+                                           again->resubscribe_();
+                                         }
+                                       });
+      }
+    });
+  }
+
+  // Tells the application (through receive() or the listener's error callback): never silence.
+  void fail_(const error& failure) {
+    if (!is_closed_()) {
+      queue_->notify(error(failure.code(),
+                           "consumer " + options_.consumer_name + " on " + topic_ + ": " + failure.message(),
+                           failure.grpc_status()));
+    }
+  }
+
+  [[nodiscard]] bool is_closed_() {
+    std::lock_guard lock(mu_);
+    return closed_;
   }
 
   [[nodiscard]] broker_address address_snapshot_() {
@@ -173,11 +357,19 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
   const std::shared_ptr<client_core> core_;
   const std::string topic_;
   const consumer_options options_;
+  const retry_schedule retry_;
+  const std::shared_ptr<receive_queue> queue_;
   std::mutex mu_;
   broker_address address_;
   std::uint64_t consumer_id_ = 0;
   std::shared_ptr<stream_reader> reader_;
   scheduler::task_id health_watch_ = 0;
+  std::uint64_t generation_ = 0;  // which stream is current; older streams' ends are ignored
+  clock::time_point opened_at_{};
+  unsigned quick_ends_ = 0;
+  bool started_ = false;
+  bool resubscribing_ = false;
+  bool closed_ = false;
 };
 
 }  // namespace danube::detail
