@@ -166,7 +166,10 @@ class basic_client_builder {
     if (!auth_) {
       return unexpected_error(errc::invalid_argument, "this client's auth policy needs a value: call auth(...)");
     }
-    auto tls = tls_.configuration();
+    if (!tls_) {
+      return unexpected_error(errc::invalid_argument, "this client's TLS policy needs a value: call tls(...)");
+    }
+    auto tls = tls_->configuration();
     if (!tls) {
       return std::unexpected(std::move(tls).error());
     }
@@ -185,7 +188,16 @@ class basic_client_builder {
   std::string service_url_;
   detail::client_settings settings_;
   std::optional<Auth> auth_ = default_auth_();
-  Tls tls_{};
+  std::optional<Tls> tls_ = default_tls_();
+
+  // tls::ca_file and tls::mutual need their file paths: they have no default.
+  [[nodiscard]] static std::optional<Tls> default_tls_() {
+    if constexpr (std::is_default_constructible_v<Tls>) {
+      return Tls{};
+    } else {
+      return std::nullopt;
+    }
+  }
 
   [[nodiscard]] static std::optional<Auth> default_auth_() {
     if constexpr (std::is_default_constructible_v<Auth>) {

@@ -58,6 +58,9 @@ class consumer_core final : public closable, public std::enable_shared_from_this
         return {};
       }
     }
+    if (auto ch = client_->connect(client_->service_address()); !ch) {
+      return std::unexpected(std::move(ch).error());
+    }
     auto names = with_retries(
         retry_, [&] { return topic_partitions(*client_, client_->service_address(), options_.topic); },
         [&](std::chrono::milliseconds delay) { return wait_(delay); });

@@ -76,12 +76,36 @@ class producer_core final : public closable, public std::enable_shared_from_this
                                                            options_.name + "-" + std::to_string(i), options_, retry_));
       }
     }
+    // Wait for the service URL once (the connect timeout), then register every partition at once
+    // on gRPC's callback API: no thread per partition.
+    if (auto ch = client_->connect(client_->service_address()); !ch) {
+      return std::unexpected(std::move(ch).error());
+    }
+    {
+      std::lock_guard lock(mu_);
+      pending_ = created;
+    }
+    std::vector<std::future<result<void>>> outcomes;
     for (const auto& partition : created) {
-      auto ok = with_retries(
-          retry_, [&] { return partition->create(); }, [&](std::chrono::milliseconds delay) { return wait_(delay); });
-      if (!ok) {
-        return ok;
+      auto promise = std::make_shared<std::promise<result<void>>>();
+      outcomes.push_back(promise->get_future());
+      partition->create([promise](result<void> outcome) { promise->set_value(std::move(outcome)); });
+    }
+    std::optional<error> failure;
+    for (auto& outcome : outcomes) {
+      if (auto ok = outcome.get(); !ok && !failure) {
+        failure = std::move(ok).error();
       }
+    }
+    {
+      std::lock_guard lock(mu_);
+      pending_.clear();
+    }
+    if (failure) {
+      for (const auto& partition : created) {
+        partition->close();
+      }
+      return std::unexpected(std::move(*failure));
     }
     {
       std::lock_guard lock(mu_);
@@ -144,16 +168,18 @@ class producer_core final : public closable, public std::enable_shared_from_this
   }
 
   void close() override {
+    std::vector<std::shared_ptr<topic_producer>> partitions;
     {
       std::lock_guard lock(mu_);
       if (closed_) {
         return;
       }
       closed_ = true;
+      partitions = partitions_;
+      partitions.insert(partitions.end(), pending_.begin(), pending_.end());
     }
-    closing_.notify_all();
     limiter_.close();
-    for (const auto& partition : snapshot_()) {
+    for (const auto& partition : partitions) {
       partition->close();
     }
   }
@@ -176,12 +202,6 @@ class producer_core final : public closable, public std::enable_shared_from_this
     return {};
   }
 
-  // Sleeps `delay` unless the producer is closed first (then returns false).
-  [[nodiscard]] bool wait_(std::chrono::milliseconds delay) {
-    std::unique_lock lock(mu_);
-    return !closing_.wait_for(lock, delay, [&] { return closed_; });
-  }
-
   [[nodiscard]] std::vector<std::shared_ptr<topic_producer>> snapshot_() {
     std::lock_guard lock(mu_);
     return partitions_;
@@ -192,8 +212,8 @@ class producer_core final : public closable, public std::enable_shared_from_this
   const retry_schedule retry_;
   pending_limiter limiter_;
   std::mutex mu_;
-  std::condition_variable closing_;
   std::vector<std::shared_ptr<topic_producer>> partitions_;
+  std::vector<std::shared_ptr<topic_producer>> pending_;  // being created right now
   bool closed_ = false;
 };
 

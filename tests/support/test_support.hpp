@@ -7,9 +7,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
@@ -45,6 +49,49 @@ bool wait_until(Condition condition, std::chrono::milliseconds bound = std::chro
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return true;
+}
+
+// Collects what a client logs (through basic_client_builder::logger) for tests to wait on.
+class log_lines {
+ public:
+  // A sink for the client builder; it keeps the collection alive.
+  [[nodiscard]] static std::pair<std::shared_ptr<log_lines>, danube::log_sink> make() {
+    auto lines = std::make_shared<log_lines>();
+    return {lines, [lines](danube::log_level level, std::string_view message) { lines->add_(level, message); }};
+  }
+
+  [[nodiscard]] bool contains(danube::log_level level, std::string_view fragment) const {
+    const std::lock_guard lock(mutex_);
+    for (const auto& [at, text] : lines_) {
+      if (at == level && text.find(fragment) != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  [[nodiscard]] std::vector<std::string> all() const {
+    const std::lock_guard lock(mutex_);
+    std::vector<std::string> out;
+    for (const auto& [at, text] : lines_) {
+      out.push_back(fmt::format("{}: {}", danube::to_string(at), text));
+    }
+    return out;
+  }
+
+ private:
+  void add_(danube::log_level level, std::string_view message) {
+    const std::lock_guard lock(mutex_);
+    lines_.emplace_back(level, std::string(message));
+  }
+
+  mutable std::mutex mutex_;
+  std::vector<std::pair<danube::log_level, std::string>> lines_;
+};
+
+// Milliseconds since `start`, for the few tests that assert an upper bound.
+[[nodiscard]] inline std::chrono::milliseconds elapsed_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
 }
 
 template <class T>

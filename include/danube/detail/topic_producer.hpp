@@ -12,7 +12,6 @@
 #include <danube/detail/lookup.hpp>
 #include <danube/detail/proto.hpp>
 #include <danube/detail/retry_loop.hpp>
-#include <danube/detail/unary_call.hpp>
 #include <danube/error.hpp>
 #include <danube/message.hpp>
 #include <danube/producer_options.hpp>
@@ -61,23 +60,12 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
 
   [[nodiscard]] const std::string& topic() const noexcept { return topic_; }
 
+  using completion = std::function<void(result<void>)>;
+
   // Looks the topic up and registers the producer on the broker that serves it (creating the
-  // topic there if it is new). Blocking, one attempt; the caller retries.
-  [[nodiscard]] result<void> create() {
-    auto address = resolve_topic(*core_, core_->service_address(), topic_);
-    if (!address) {
-      return std::unexpected(std::move(address).error());
-    }
-    if (auto ch = core_->connect(*address); !ch) {
-      return std::unexpected(std::move(ch).error());
-    }
-    auto response = unary_call<wire::ProducerService>(*core_, *address, &wire::ProducerService::Stub::CreateProducer,
-                                                      create_request_());
-    if (!response) {
-      return std::unexpected(std::move(response).error());
-    }
-    return adopt_(std::move(*address), response->producer_id());
-  }
+  // topic there if it is new), retrying retryable failures per the policy with a fresh lookup each
+  // time. Runs on gRPC's callback API; `done` runs once, on a gRPC or scheduler thread.
+  void create(completion done) { attempt_create_(std::move(done), 1); }
 
   // Queues one message; `op->complete` runs exactly once, in queue order, on a gRPC thread (or
   // on this thread if the producer is already closed).
@@ -179,8 +167,75 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
     return {};
   }
 
+  void attempt_create_(completion done, unsigned attempt) {
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) {
+        done(unexpected_error(errc::closed, "the producer is closed"));
+        return;
+      }
+    }
+    wire::TopicLookupRequest lookup;
+    lookup.set_request_id(core_->next_request_id());
+    lookup.set_topic(topic_);
+    const auto via = core_->service_address();
+    async_unary<wire::Discovery>(
+        *core_, {via.broker_url, via.connect_url, false},
+        static_cast<async_method<wire::Discovery, wire::TopicLookupRequest, wire::TopicLookupResponse>>(
+            &wire::Discovery::Stub::async::TopicLookup),
+        std::move(lookup),
+        [self = shared_from_this(), via, done = std::move(done),
+         attempt](result<wire::TopicLookupResponse> answer) mutable {
+          auto address = address_for(answer ? from_wire(*answer, self->topic_)
+                                            : result<topic_lookup>(std::unexpected(std::move(answer).error())),
+                                     via);
+          if (!address) {
+            self->retry_create_(std::move(done), attempt, std::move(address).error());
+            return;
+          }
+          async_unary<wire::ProducerService>(
+              *self->core_, *address,
+              static_cast<async_method<wire::ProducerService, wire::ProducerRequest, wire::ProducerResponse>>(
+                  &wire::ProducerService::Stub::async::CreateProducer),
+              self->create_request_(),
+              [self, address = *address, done = std::move(done),
+               attempt](result<wire::ProducerResponse> created) mutable {
+                if (!created) {
+                  self->retry_create_(std::move(done), attempt, std::move(created).error());
+                  return;
+                }
+                done(self->adopt_(std::move(address), created->producer_id()));
+              });
+        });
+  }
+
+  void retry_create_(completion done, unsigned attempt, error failure) {
+    bool closed = false;
+    {
+      std::lock_guard lock(mu_);
+      closed = closed_;
+    }
+    const auto delay = failure.retryable() && !closed ? retry_(failure, attempt) : std::nullopt;
+    if (!delay) {
+      done(std::unexpected(std::move(failure)));
+      return;
+    }
+    const auto scheduled = core_->timers().schedule(*delay, [weak = weak_from_this(), done, attempt]() mutable {
+      if (const auto self = weak.lock()) {
+        self->attempt_create_(std::move(done), attempt + 1);
+      } else {
+        done(unexpected_error(errc::closed, "the producer is closed"));
+      }
+    });
+    if (scheduled == 0) {
+      done(unexpected_error(errc::closed, "the client is closed"));
+    }
+  }
+
   // The broker lost this producer (CLOSE, NOT_FOUND, retries exhausted): look the topic up again
-  // and re-register, without blocking any thread; queued sends wait and then go out again in order.
+  // and register again, without blocking any thread; queued sends wait and then go out again in
+  // order. If that fails for good, the queued sends fail with the error (never silently) and the
+  // next send starts over.
   void recover_() {
     {
       std::lock_guard lock(mu_);
@@ -191,83 +246,33 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
       registered_ = false;
     }
     core_->log(log_level::info, "producer " + name_ + " on " + topic_ + ": looking the topic up again");
-    register_async_();
-  }
-
-  void register_async_() {
-    wire::TopicLookupRequest lookup;
-    lookup.set_request_id(core_->next_request_id());
-    lookup.set_topic(topic_);
-    const auto via = core_->service_address();
-    async_unary<wire::Discovery>(
-        *core_, {via.broker_url, via.connect_url, false},
-        static_cast<async_method<wire::Discovery, wire::TopicLookupRequest, wire::TopicLookupResponse>>(
-            &wire::Discovery::Stub::async::TopicLookup),
-        std::move(lookup), [self = shared_from_this(), via](result<wire::TopicLookupResponse> answer) {
-          auto address = address_for(answer ? from_wire(*answer, self->topic_)
-                                            : result<topic_lookup>(std::unexpected(std::move(answer).error())),
-                                     via);
-          if (!address) {
-            self->on_recovery_failed_(std::move(address).error());
-            return;
-          }
-          async_unary<wire::ProducerService>(
-              *self->core_, *address,
-              static_cast<async_method<wire::ProducerService, wire::ProducerRequest, wire::ProducerResponse>>(
-                  &wire::ProducerService::Stub::async::CreateProducer),
-              self->create_request_(), [self, address = *address](result<wire::ProducerResponse> created) mutable {
-                if (!created) {
-                  self->on_recovery_failed_(std::move(created).error());
-                  return;
-                }
-                if (auto ok = self->adopt_(std::move(address), created->producer_id()); !ok) {
-                  self->on_recovery_failed_(std::move(ok).error());
-                  return;
-                }
-                {
-                  std::lock_guard lock(self->mu_);
-                  self->recovering_ = false;
-                  self->recovery_attempts_ = 0;
-                }
-                self->core_->log(log_level::info, "producer " + self->name_ + " on " + self->topic_ + " recovered");
-                self->start_ready_();
-              });
-        });
-  }
-
-  // Backs off and tries again while the policy allows; then fails the queued sends with the error
-  // (never silently) and leaves the next send to start over.
-  void on_recovery_failed_(error failure) {
-    std::optional<std::chrono::milliseconds> delay;
-    {
-      std::lock_guard lock(mu_);
-      if (closed_) {
-        recovering_ = false;
+    create([weak = weak_from_this()](result<void> outcome) {
+      const auto self = weak.lock();
+      if (!self) {
         return;
       }
-      if (failure.retryable()) {
-        delay = retry_(failure, ++recovery_attempts_);
+      if (outcome) {
+        {
+          std::lock_guard lock(self->mu_);
+          self->recovering_ = false;
+        }
+        self->core_->log(log_level::info, "producer " + self->name_ + " on " + self->topic_ + " recovered");
+        self->start_ready_();
+        return;
       }
-      if (!delay) {
-        recovering_ = false;
-        recovery_attempts_ = 0;
-        for (const auto& op : ops_) {
+      {
+        std::lock_guard lock(self->mu_);
+        self->recovering_ = false;
+        for (const auto& op : self->ops_) {
           if (op->state == send_op::stage::waiting) {
-            finish_locked_(*op, std::unexpected(failure));
+            self->finish_locked_(*op, std::unexpected(outcome.error()));
           }
         }
       }
-    }
-    if (delay) {
-      core_->timers().schedule(*delay, [weak = weak_from_this()] {
-        if (const auto self = weak.lock()) {
-          self->register_async_();
-        }
-      });
-      return;
-    }
-    core_->log(log_level::error, "producer " + name_ + " on " + topic_ + " could not recover: " + failure.message());
-    deliver_completed_();
+      self->core_->log(log_level::error, "producer " + self->name_ + " on " + self->topic_ +
+                                             " could not recover: " + outcome.error().message());
+      self->deliver_completed_();
+    });
   }
 
   // Starts waiting sends, in queue order, while the in-flight window has room. A send backing off
@@ -445,7 +450,6 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
   scheduler::task_id health_watch_ = 0;
   std::deque<std::shared_ptr<send_op>> ops_;  // in submission order
   std::size_t in_flight_ = 0;
-  unsigned recovery_attempts_ = 0;
   bool registered_ = false;
   bool recovering_ = false;
   bool delivering_ = false;

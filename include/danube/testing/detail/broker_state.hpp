@@ -6,16 +6,24 @@
 
 #include <danube/detail/proto.hpp>
 #include <danube/testing/detail/consumer.hpp>
+#include <danube/testing/detail/dead_letter.hpp>
 #include <danube/testing/detail/delivery_stream.hpp>
 #include <danube/testing/detail/dispatcher.hpp>
 #include <danube/testing/detail/id_generator.hpp>
 #include <danube/testing/detail/producer.hpp>
+#include <danube/testing/detail/redelivery.hpp>
+#include <danube/testing/detail/reliable_dispatcher.hpp>
 #include <danube/testing/detail/status.hpp>
 #include <danube/testing/detail/stream_effects.hpp>
 #include <danube/testing/detail/subscription.hpp>
+#include <danube/testing/detail/timer_thread.hpp>
 #include <danube/testing/detail/topic.hpp>
+#include <danube/testing/detail/topic_creation.hpp>
+#include <danube/testing/failure_policy.hpp>
 #include <danube/topic_name.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -37,6 +45,12 @@ namespace danube::testing::detail {
 class broker_state {
  public:
   explicit broker_state(std::size_t consumer_buffer) : consumer_buffer_(consumer_buffer) {}
+  broker_state(const broker_state&) = delete;
+  broker_state& operator=(const broker_state&) = delete;
+  broker_state(broker_state&&) = delete;
+  broker_state& operator=(broker_state&&) = delete;
+  // Timer tasks use the state: the timer thread is joined before anything else goes.
+  ~broker_state() { timer_.stop(); }
 
   // The URL this broker advertises as both broker_url and connect_url.
   void set_advertised_url(std::string url) {
@@ -100,6 +114,9 @@ class broker_state {
       if (!requested) {
         return reject(grpc::StatusCode::INVALID_ARGUMENT, "Dispatch strategy is missing");
       }
+      if (auto allowed = check_topic_creation(topics_, topic_name); !allowed) {
+        return std::unexpected(std::move(allowed.error()));
+      }
       topic created;
       created.name = topic_name;
       created.strategy = *requested;
@@ -153,13 +170,18 @@ class broker_state {
       wire::StreamMessage stored = message;
       if (target.strategy == dispatch_strategy::reliable) {
         stored.mutable_msg_id()->set_topic_offset(target.next_offset++);
-      }
-      // Reliable topics are dispatched like non-reliable ones until reliable dispatch exists.
-      for (auto& [name, sub] : target.subscriptions) {
-        if (consumer* chosen = choose_non_reliable(sub, consumers_)) {
-          chosen->pending.push_back(stored);
-          if (chosen->stream) {
-            effects.wake(chosen->stream);
+        target.log.append(stored);
+        for (auto& [name, sub] : target.subscriptions) {
+          dispatch_reliable_(target, sub, effects);
+        }
+        trim_log_(target);
+      } else {
+        for (auto& [name, sub] : target.subscriptions) {
+          if (consumer* chosen = choose_non_reliable(sub, consumers_, stored)) {
+            chosen->pending.push_back(stored);
+            if (chosen->stream) {
+              effects.wake(chosen->stream);
+            }
           }
         }
       }
@@ -194,6 +216,8 @@ class broker_state {
           if (existing->stream) {
             effects.end(std::exchange(existing->stream, nullptr), grpc::Status::OK);
           }
+          // Reliable: its unacknowledged messages are redelivered first (§2.4, §6.7).
+          reliable_stream_ended(sub->second, *existing, broker_clock::now());
           id = existing->id;
         }
       }
@@ -206,6 +230,15 @@ class broker_state {
           subscription created;
           created.name = request.subscription();
           created.type = *type;
+          if (target.strategy == dispatch_strategy::reliable) {
+            // Starts at Latest, with the failure policy stored for it or the default (§6.4, §6.6).
+            created.reliable.emplace();
+            created.reliable->read_cursor = target.next_offset;
+            if (const auto stored = failure_policies_.find(std::pair(topic_name, request.subscription()));
+                stored != failure_policies_.end()) {
+              created.reliable->policy = stored->second;
+            }
+          }
           sub = target.subscriptions.emplace(request.subscription(), std::move(created)).first;
         } else if (sub->second.type == subscription_type::exclusive && !sub->second.consumers.empty()) {
           return reject(grpc::StatusCode::PERMISSION_DENIED,
@@ -219,11 +252,16 @@ class broker_state {
         record.name = request.consumer_name();
         record.topic = topic_name;
         record.subscription = request.subscription();
-        record.key_filters.assign(request.key_filters().begin(), request.key_filters().end());
+        // Filters count only when the consumer asks for KeyShared (and then only on a subscription
+        // created as KeyShared, §6.3).
+        if (request.subscription_type() == wire::ConsumerRequest::KeyShared) {
+          record.key_filters.assign(request.key_filters().begin(), request.key_filters().end());
+        }
         record.capacity = consumer_buffer_;
         consumers_.emplace(id, std::move(record));
         sub->second.consumers.push_back(id);
       }
+      dispatch_reliable_(target, sub->second, effects);
     }
     effects.run();
     return id;
@@ -231,14 +269,24 @@ class broker_state {
 
   // Ack: routed by (msg_id.topic_name, subscription); the consumer's identity is not checked.
   // Non-reliable topics have nothing to acknowledge.
-  [[nodiscard]] status_or<void> ack(const wire::AckRequest& request) const {
-    return check_ack_target_(request.has_msg_id() ? &request.msg_id() : nullptr, request.subscription_name(),
-                             "Error acknowledging message");
+  // Reliable topics: an offset awaiting its ack leaves the subscription's window; late or unknown
+  // offsets are ignored (OK).
+  [[nodiscard]] status_or<void> ack(const wire::AckRequest& request) {
+    return settle_(request.has_msg_id() ? &request.msg_id() : nullptr, request.subscription_name(),
+                   "Error acknowledging message",
+                   [&](subscription& sub) { return reliable_ack(sub, request.msg_id().topic_offset()); });
   }
 
-  [[nodiscard]] status_or<void> nack(const wire::NackRequest& request) const {
-    return check_ack_target_(request.has_msg_id() ? &request.msg_id() : nullptr, request.subscription_name(),
-                             "Error negatively acknowledging message");
+  // Reliable topics: the subscription's failure policy schedules the redelivery (delay_ms can only
+  // lengthen it) or exhausts the message; the reason is kept for x-failure-reason.
+  [[nodiscard]] status_or<void> nack(const wire::NackRequest& request) {
+    return settle_(request.has_msg_id() ? &request.msg_id() : nullptr, request.subscription_name(),
+                   "Error negatively acknowledging message", [&](subscription& sub) {
+                     return reliable_nack(
+                         sub, request.msg_id().topic_offset(),
+                         request.has_delay_ms() ? std::optional(request.delay_ms()) : std::nullopt,
+                         request.has_reason() ? std::optional(request.reason()) : std::nullopt, broker_clock::now());
+                   });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -262,9 +310,15 @@ class broker_state {
       consumer& target = found->second;
       if (auto previous = std::exchange(target.stream, stream)) {
         effects.end(std::move(previous), grpc::Status::OK);
+        with_reliable_subscription_(target, [&](topic&, subscription& sub) {
+          reliable_stream_ended(sub, target, broker_clock::now());
+        });
       }
       target.active = true;
       effects.wake(stream);
+      with_reliable_subscription_(target, [&](topic& owner, subscription& sub) {
+        dispatch_reliable_(owner, sub, effects);
+      });
     }
     effects.run();
     return {};
@@ -278,8 +332,16 @@ class broker_state {
     if (found == consumers_.end() || found->second.stream.get() != stream || found->second.pending.empty()) {
       return std::nullopt;
     }
+    const bool was_full = found->second.pending.size() >= found->second.capacity;
     std::optional<wire::StreamMessage> next(std::move(found->second.pending.front()));
     found->second.pending.pop_front();
+    if (was_full) {
+      // Reliable dispatch waited for room in this consumer's buffer. Not run here: the calling
+      // stream holds its own lock, and a pass may wake that very stream.
+      with_reliable_subscription_(found->second, [&](topic& owner, subscription& sub) {
+        schedule_pass_(owner.name, sub, broker_clock::now());
+      });
+    }
     return next;
   }
 
@@ -292,11 +354,19 @@ class broker_state {
     if (found != consumers_.end() && found->second.stream.get() == stream) {
       released = std::move(found->second.stream);
       found->second.active = false;
+      // Reliable: its unacknowledged messages go to another consumer, or back to it when it
+      // re-attaches. The pass runs on the timer thread: this is a stream callback.
+      with_reliable_subscription_(found->second, [&](topic& owner, subscription& sub) {
+        reliable_stream_ended(sub, found->second, broker_clock::now());
+        schedule_pass_(owner.name, sub, broker_clock::now());
+      });
     }
   }
 
   // Ends every open stream and refuses new ones; the first step of a shutdown.
   void close() {
+    // First, and without the state lock: a running timer task may be waiting for it.
+    timer_.stop();
     stream_effects effects;
     {
       const std::lock_guard lock(mutex_);
@@ -312,6 +382,95 @@ class broker_state {
   }
 
   // ---------------------------------------------------------------------------------------------
+  // Admin stand-ins for tests (the real broker's admin API)
+
+  // Creates `topic_name` with `strategy`, or its partitions "<topic_name>-part-<i>" for i < partitions
+  // when partitions > 0 (all or none). ALREADY_EXISTS for a topic that exists and under the
+  // partitioned / non-partitioned rules of §2.2.
+  [[nodiscard]] status_or<void> create_topic(std::string_view topic_name, dispatch_strategy strategy,
+                                             std::uint32_t partitions) {
+    if (auto valid = check_format_(topic_name); !valid) {
+      return std::unexpected(std::move(valid.error()));
+    }
+    std::vector<std::string> names;
+    if (partitions == 0) {
+      names.emplace_back(topic_name);
+    }
+    for (std::uint32_t i = 0; i < partitions; ++i) {
+      names.push_back(fmt::format("{}-part-{}", topic_name, i));
+    }
+    const std::lock_guard lock(mutex_);
+    for (const auto& name : names) {
+      if (topics_.contains(name)) {
+        return reject(grpc::StatusCode::ALREADY_EXISTS, fmt::format("Topic '{}' already exists", name));
+      }
+      if (auto allowed = check_topic_creation(topics_, name); !allowed) {
+        return std::unexpected(std::move(allowed.error()));
+      }
+    }
+    for (auto& name : names) {
+      topic created;
+      created.name = name;
+      created.strategy = strategy;
+      topics_.emplace(std::move(name), std::move(created));
+    }
+    return {};
+  }
+
+  // Stores the failure policy of (topic, subscription), read when that subscription is created
+  // (§6.6): set it before the first Subscribe. Only reliable topics have one
+  // (FAILED_PRECONDITION); DeadLetter needs a non-blank dead_letter_topic (INVALID_ARGUMENT).
+  [[nodiscard]] status_or<void> set_failure_policy(std::string_view topic_name, std::string_view subscription_name,
+                                                   const failure_policy& policy) {
+    const std::lock_guard lock(mutex_);
+    const auto found = topics_.find(topic_name);
+    if (found == topics_.end() || found->second.strategy != dispatch_strategy::reliable) {
+      return reject(grpc::StatusCode::FAILED_PRECONDITION,
+                    "subscription failure policy can only be configured for reliable topics");
+    }
+    if (policy.poison_policy == poison::dead_letter &&
+        (!policy.dead_letter_topic ||
+         policy.dead_letter_topic->find_first_not_of(" \t\n\r\f\v") == std::string::npos)) {
+      return reject(grpc::StatusCode::INVALID_ARGUMENT,
+                    "dead_letter_topic must be configured when poison_policy is DeadLetter");
+    }
+    failure_policies_.insert_or_assign(std::pair(std::string(topic_name), std::string(subscription_name)), policy);
+    return {};
+  }
+
+  // The failure policy a subscription of `topic_name` uses: its own once created, otherwise the one
+  // it would be created with. nullopt for anything but a reliable topic.
+  [[nodiscard]] std::optional<failure_policy> failure_policy_of(std::string_view topic_name,
+                                                                std::string_view subscription_name) const {
+    const std::lock_guard lock(mutex_);
+    const auto found = topics_.find(topic_name);
+    if (found == topics_.end() || found->second.strategy != dispatch_strategy::reliable) {
+      return std::nullopt;
+    }
+    if (const auto sub = found->second.subscriptions.find(subscription_name);
+        sub != found->second.subscriptions.end() && sub->second.reliable) {
+      return sub->second.reliable->policy;
+    }
+    const auto stored = failure_policies_.find(std::pair(std::string(topic_name), std::string(subscription_name)));
+    return stored != failure_policies_.end() ? stored->second : failure_policy{};
+  }
+
+  // How many messages a reliable subscription has dispatched and not yet seen acknowledged or
+  // resolved (its window), plus those KeyShared holds back; 0 for anything else.
+  [[nodiscard]] std::size_t unacked_messages(std::string_view topic_name, std::string_view subscription_name) const {
+    const std::lock_guard lock(mutex_);
+    const auto found = topics_.find(topic_name);
+    if (found == topics_.end()) {
+      return 0;
+    }
+    const auto sub = found->second.subscriptions.find(subscription_name);
+    if (sub == found->second.subscriptions.end() || !sub->second.reliable) {
+      return 0;
+    }
+    return sub->second.reliable->window.size() + sub->second.reliable->blocked.size();
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // Health
 
   [[nodiscard]] bool producer_alive(std::uint64_t id) const {
@@ -324,6 +483,54 @@ class broker_state {
     const std::lock_guard lock(mutex_);
     const auto found = consumers_.find(id);
     return found != consumers_.end() && found->second.active;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Cluster moves and restarts (embedded_cluster.hpp, embedded_broker::restart)
+
+  // Unloads a topic: its producers and consumers are forgotten (SendMessage then answers NOT_FOUND
+  // for their ids, HealthCheck CLOSE) and its streams end normally. Returns the topic's dispatch
+  // strategy, or std::nullopt when this broker does not serve it.
+  std::optional<dispatch_strategy> remove_topic(std::string_view topic_name) {
+    stream_effects effects;
+    std::optional<dispatch_strategy> strategy;
+    {
+      const std::lock_guard lock(mutex_);
+      const auto found = topics_.find(topic_name);
+      if (found == topics_.end()) {
+        return std::nullopt;
+      }
+      strategy = found->second.strategy;
+      for (const auto& [name, id] : found->second.producers) {
+        producers_.erase(id);
+      }
+      for (const auto& [name, sub] : found->second.subscriptions) {
+        for (const std::uint64_t id : sub.consumers) {
+          if (const auto gone = consumers_.find(id); gone != consumers_.end()) {
+            if (gone->second.stream) {
+              effects.end(std::exchange(gone->second.stream, nullptr), grpc::Status::OK);
+            }
+            consumers_.erase(gone);
+          }
+        }
+      }
+      topics_.erase(found);
+    }
+    effects.run();
+    return strategy;
+  }
+
+  // Loads a topic this broker now owns, with no producers or subscriptions yet. No-op when it is
+  // already served here.
+  void adopt_topic(std::string_view topic_name, dispatch_strategy strategy) {
+    const std::lock_guard lock(mutex_);
+    if (topics_.contains(topic_name)) {
+      return;
+    }
+    topic adopted;
+    adopted.name = std::string(topic_name);
+    adopted.strategy = strategy;
+    topics_.emplace(std::string(topic_name), std::move(adopted));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -362,6 +569,143 @@ class broker_state {
     return fmt::format("Not able to subscribe to the topic {} due to {}", topic_name, reason);
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // Reliable dispatch plumbing. Everything here runs under mutex_ unless it says otherwise.
+
+  // Runs `body(topic, subscription)` if `member`'s subscription is reliable.
+  template <class Body>
+  void with_reliable_subscription_(const consumer& member, const Body& body) {
+    const auto owner = topics_.find(member.topic);
+    if (owner == topics_.end()) {
+      return;
+    }
+    const auto sub = owner->second.subscriptions.find(member.subscription);
+    if (sub != owner->second.subscriptions.end() && sub->second.reliable) {
+      body(owner->second, sub->second);
+    }
+  }
+
+  // One dispatch pass over a reliable subscription, then its follow-ups: a timer wake-up for the
+  // next deadline, dead letters to republish (on the timer thread, through this broker's own
+  // CreateProducer and SendMessage, as the real broker's internal producer does).
+  void dispatch_reliable_(topic& owner, subscription& sub, stream_effects& effects) {
+    if (!sub.reliable || closed_) {
+      return;
+    }
+    const auto now = broker_clock::now();
+    auto followups = reliable_pass(owner.name, owner.log, sub, consumers_, now, effects);
+    if (followups.wake_at) {
+      schedule_pass_(owner.name, sub, *followups.wake_at);
+    }
+    for (auto& job : followups.dead_letters) {
+      static_cast<void>(timer_.schedule(now, [this, letter = std::move(job)] { deliver_dead_letter_(letter); }));
+    }
+  }
+
+  // Forgets the stored messages every subscription has read. A new subscription starts at the end,
+  // so with none left nothing needs keeping.
+  static void trim_log_(topic& owner) {
+    std::uint64_t keep_from = owner.next_offset;
+    for (const auto& [name, sub] : owner.subscriptions) {
+      if (sub.reliable) {
+        keep_from = std::min(keep_from, sub.reliable->read_cursor);
+      }
+    }
+    owner.log.trim_before(keep_from);
+  }
+
+  // Runs the subscription's pass on the timer thread at `when`, unless one is due by then already.
+  void schedule_pass_(const std::string& topic_name, subscription& sub, broker_clock::time_point when) {
+    if (!sub.reliable || (sub.reliable->wake_at && *sub.reliable->wake_at <= when)) {
+      return;
+    }
+    if (timer_.schedule(when, [this, topic_name, name = sub.name] { run_scheduled_pass_(topic_name, name); })) {
+      sub.reliable->wake_at = when;
+    }
+  }
+
+  // Timer thread, no lock held.
+  void run_scheduled_pass_(const std::string& topic_name, const std::string& subscription_name) {
+    stream_effects effects;
+    {
+      const std::lock_guard lock(mutex_);
+      const auto owner = topics_.find(topic_name);
+      if (owner == topics_.end()) {
+        return;
+      }
+      const auto sub = owner->second.subscriptions.find(subscription_name);
+      if (sub == owner->second.subscriptions.end() || !sub->second.reliable) {
+        return;
+      }
+      auto& wake_at = sub->second.reliable->wake_at;
+      if (wake_at && *wake_at <= broker_clock::now()) {
+        wake_at.reset();
+      }
+      dispatch_reliable_(owner->second, sub->second, effects);
+      trim_log_(owner->second);
+    }
+    effects.run();
+  }
+
+  // Timer thread, no lock held: republishes an exhausted message through the internal producer
+  // of its dead-letter topic (created on first use: reliable, so a missing topic is created
+  // reliable and a non-reliable one refuses it), then settles the original.
+  void deliver_dead_letter_(const dead_letter_job& job) {
+    bool delivered = false;
+    // A cached producer that is gone (its topic moved) is replaced once, as upstream's replicator does.
+    for (int attempt = 0; attempt < 2 && !delivered; ++attempt) {
+      auto sender = replicator_.producer_for(job.dead_letter_topic);
+      if (!sender) {
+        wire::ProducerRequest request;
+        request.set_topic_name(job.dead_letter_topic);
+        request.set_producer_name(replicator_.next_producer_name());
+        request.set_dispatch_strategy(wire::DispatchStrategy::Reliable);
+        const auto id = create_producer(request);
+        if (!id) {
+          break;
+        }
+        sender = dead_letter_replicator::internal_producer{*id, request.producer_name()};
+        replicator_.remember(job.dead_letter_topic, *sender);
+      }
+      std::string url;
+      {
+        const std::lock_guard lock(mutex_);
+        url = advertised_url_;
+      }
+      delivered = publish(replicator_.message(job, *sender, url)).has_value();
+      if (!delivered) {
+        replicator_.forget(job.dead_letter_topic);
+      }
+    }
+    stream_effects effects;
+    {
+      const std::lock_guard lock(mutex_);
+      const auto owner = topics_.find(job.topic);
+      if (owner == topics_.end()) {
+        return;
+      }
+      const auto sub = owner->second.subscriptions.find(job.subscription);
+      if (sub == owner->second.subscriptions.end() || !sub->second.reliable) {
+        return;
+      }
+      auto& window = sub->second.reliable->window;
+      const auto entry = window.find(job.offset);
+      if (entry == window.end() || !entry->second.dead_lettering) {
+        return;
+      }
+      if (delivered) {
+        window.erase(entry);  // skipped, like a dropped one: the subscription moves on
+      } else {
+        // Tried again on a later pass, no sooner than this.
+        entry->second.dead_lettering = false;
+        entry->second.retry_at = broker_clock::now() + dead_letter_retry_interval;
+      }
+      dispatch_reliable_(owner->second, sub->second, effects);
+      trim_log_(owner->second);
+    }
+    effects.run();
+  }
+
   [[nodiscard]] consumer* find_consumer_(const subscription& sub, std::string_view name) {
     for (const std::uint64_t id : sub.consumers) {
       if (const auto found = consumers_.find(id); found != consumers_.end() && found->second.name == name) {
@@ -371,21 +715,33 @@ class broker_state {
     return nullptr;
   }
 
-  [[nodiscard]] status_or<void> check_ack_target_(const wire::MsgID* msg_id, std::string_view subscription_name,
-                                                  std::string_view failure) const {
+  // Ack and Nack: routed by (msg_id.topic_name, subscription); the consumer is not checked.
+  // `change(sub)` applies the request to a reliable subscription; a change runs its dispatch pass.
+  template <class Change>
+  [[nodiscard]] status_or<void> settle_(const wire::MsgID* msg_id, std::string_view subscription_name,
+                                        std::string_view failure, const Change& change) {
     // The real broker panics without msg_id; see publish().
     if (msg_id == nullptr) {
       return reject(grpc::StatusCode::INVALID_ARGUMENT, "The request has no msg_id");
     }
-    const std::lock_guard lock(mutex_);
-    const auto found = topics_.find(msg_id->topic_name());
-    if (found == topics_.end()) {
-      return reject(grpc::StatusCode::INTERNAL,
-                    fmt::format("{}: Topic {} not found in registry", failure, msg_id->topic_name()));
+    stream_effects effects;
+    {
+      const std::lock_guard lock(mutex_);
+      const auto found = topics_.find(msg_id->topic_name());
+      if (found == topics_.end()) {
+        return reject(grpc::StatusCode::INTERNAL,
+                      fmt::format("{}: Topic {} not found in registry", failure, msg_id->topic_name()));
+      }
+      const auto sub = found->second.subscriptions.find(subscription_name);
+      if (sub == found->second.subscriptions.end()) {
+        return reject(grpc::StatusCode::INTERNAL, fmt::format("{}: Subscription not found", failure));
+      }
+      if (change(sub->second)) {
+        dispatch_reliable_(found->second, sub->second, effects);
+        trim_log_(found->second);
+      }
     }
-    if (!found->second.subscriptions.contains(subscription_name)) {
-      return reject(grpc::StatusCode::INTERNAL, fmt::format("{}: Subscription not found", failure));
-    }
+    effects.run();
     return {};
   }
 
@@ -399,6 +755,12 @@ class broker_state {
   std::map<std::string, topic, std::less<>> topics_;  // sorted: TopicPartitions answers in this order
   std::unordered_map<std::uint64_t, producer> producers_;
   consumer_table consumers_;
+  // Failure policies by (topic, subscription), as set through set_failure_policy().
+  std::map<std::pair<std::string, std::string>, failure_policy, std::less<>> failure_policies_;
+  // The internal dead-letter producers; used from the timer thread only.
+  dead_letter_replicator replicator_{id_generator().next([](std::uint64_t /*unused*/) { return false; })};
+  // Declared last, stopped first (see the destructor): its tasks use everything above.
+  timer_thread timer_;
 };
 
 }  // namespace danube::testing::detail

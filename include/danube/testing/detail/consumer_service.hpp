@@ -3,8 +3,11 @@
 
 #include <danube/detail/proto.hpp>
 #include <danube/testing/detail/broker_state.hpp>
+#include <danube/testing/detail/call_gate.hpp>
+#include <danube/testing/detail/cluster_metadata.hpp>
 #include <danube/testing/detail/receive_stream.hpp>
 #include <danube/testing/detail/unary_answer.hpp>
+#include <danube/testing/rpc.hpp>
 
 #include <grpcpp/grpcpp.h>
 
@@ -12,12 +15,14 @@ namespace danube::testing::detail {
 
 class consumer_service final : public wire::ConsumerService::CallbackService {
  public:
-  explicit consumer_service(broker_state& state) : state_(state) {}
+  consumer_service(broker_state& state, call_gate& gate, const topic_ownership& ownership)
+      : state_(state), gate_(gate), ownership_(ownership) {}
 
   grpc::ServerUnaryReactor* Subscribe(grpc::CallbackServerContext* context, const wire::ConsumerRequest* request,
                                       wire::ConsumerResponse* response) override {
-    return answer(context, [&]() -> grpc::Status {
-      const auto id = state_.subscribe(*request);
+    return answer(gate_, rpc::subscribe, context, [&]() -> grpc::Status {
+      // In a cluster, a topic another broker owns is UNAVAILABLE ("redo the Lookup request").
+      const auto id = ownership_.serve(request->topic_name(), false, [&] { return state_.subscribe(*request); });
       if (!id) {
         return id.error();
       }
@@ -29,14 +34,17 @@ class consumer_service final : public wire::ConsumerService::CallbackService {
   }
 
   // The stream never ends on its own: only a takeover, the client leaving, or shutdown ends it.
-  grpc::ServerWriteReactor<wire::StreamMessage>* ReceiveMessages(grpc::CallbackServerContext* /*context*/,
+  grpc::ServerWriteReactor<wire::StreamMessage>* ReceiveMessages(grpc::CallbackServerContext* context,
                                                                  const wire::ReceiveRequest* request) override {
+    if (auto refused = gate_.admit_stream(rpc::receive_messages, *context)) {
+      return refused_stream::open(std::move(*refused));
+    }
     return receive_stream::open(state_, request->consumer_id());
   }
 
   grpc::ServerUnaryReactor* Ack(grpc::CallbackServerContext* context, const wire::AckRequest* request,
                                 wire::AckResponse* response) override {
-    return answer(context, [&]() -> grpc::Status {
+    return answer(gate_, rpc::ack, context, [&]() -> grpc::Status {
       if (auto acked = state_.ack(*request); !acked) {
         return acked.error();
       }
@@ -47,7 +55,7 @@ class consumer_service final : public wire::ConsumerService::CallbackService {
 
   grpc::ServerUnaryReactor* Nack(grpc::CallbackServerContext* context, const wire::NackRequest* request,
                                  wire::NackResponse* response) override {
-    return answer(context, [&]() -> grpc::Status {
+    return answer(gate_, rpc::nack, context, [&]() -> grpc::Status {
       if (auto nacked = state_.nack(*request); !nacked) {
         return nacked.error();
       }
@@ -58,6 +66,8 @@ class consumer_service final : public wire::ConsumerService::CallbackService {
 
  private:
   broker_state& state_;
+  call_gate& gate_;
+  const topic_ownership& ownership_;
 };
 
 }  // namespace danube::testing::detail

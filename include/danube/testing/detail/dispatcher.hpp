@@ -3,9 +3,14 @@
 #pragma once
 
 #include <danube/testing/detail/consumer.hpp>
+#include <danube/testing/detail/glob.hpp>
+#include <danube/testing/detail/key_shared_ring.hpp>
 #include <danube/testing/detail/subscription.hpp>
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
 
 namespace danube::testing::detail {
 
@@ -37,14 +42,34 @@ namespace danube::testing::detail {
   return nullptr;
 }
 
+// KeyShared: the ring member owning `key` among those whose key filters admit it (§6.3); nullopt
+// when no consumer wants the key. The caller sets the ring's members.
+[[nodiscard]] inline std::optional<std::uint64_t> key_owner(const subscription& sub, const consumer_table& consumers,
+                                                            std::string_view key) {
+  return sub.ring.owner(key, [&](std::uint64_t id) {
+    const auto it = consumers.find(id);
+    return it != consumers.end() && accepts_key(it->second.key_filters, key);
+  });
+}
+
 // The consumer that should receive the next non-reliable message of `sub`, or nullptr to drop it.
-// KeyShared is served round-robin until the hash ring exists.
-[[nodiscard]] inline consumer* choose_non_reliable(subscription& sub, consumer_table& consumers) {
+// KeyShared: every consumer that ever joined stays on the ring (upstream never removes one), so a
+// key whose owner is away or full is dropped until the owner is back.
+[[nodiscard]] inline consumer* choose_non_reliable(subscription& sub, consumer_table& consumers,
+                                                   const wire::StreamMessage& message) {
   switch (sub.type) {
     case subscription_type::exclusive:
     case subscription_type::failover: return first_consumer_if_ready(sub, consumers);
-    case subscription_type::shared:
-    case subscription_type::key_shared: return next_round_robin(sub, consumers);
+    case subscription_type::shared: return next_round_robin(sub, consumers);
+    case subscription_type::key_shared: {
+      sub.ring.assign(sub.consumers);
+      const auto owner = key_owner(sub, consumers, effective_routing_key(message));
+      if (!owner) {
+        return nullptr;
+      }
+      const auto it = consumers.find(*owner);
+      return it != consumers.end() && it->second.can_accept() ? &it->second : nullptr;
+    }
   }
   return nullptr;
 }

@@ -15,9 +15,10 @@ struct listen_address {
   std::string host;  // as given: a name, an IPv4 address or a bracketed IPv6 address
   std::uint16_t port = 0;
 
-  // The form a real broker advertises for its bind address: http://HOST:PORT.
-  [[nodiscard]] std::string url(std::uint16_t actual_port) const {
-    return fmt::format("http://{}:{}", host, actual_port);
+  // The form a real broker advertises for its bind address: http://HOST:PORT, or
+  // https://HOST:PORT when it serves TLS.
+  [[nodiscard]] std::string url(std::uint16_t actual_port, bool tls = false) const {
+    return fmt::format("{}://{}:{}", tls ? "https" : "http", host, actual_port);
   }
 };
 

@@ -1,6 +1,9 @@
 // A subscription of one topic: its type, fixed by the consumer that created it, and its consumers.
 #pragma once
 
+#include <danube/testing/detail/key_shared_ring.hpp>
+#include <danube/testing/detail/reliable_subscription.hpp>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -27,6 +30,10 @@ struct subscription {
   // Shared round-robin position; advanced once per consumer tried, starting at 0 so the first
   // consumer to join gets the first message.
   std::uint64_t next_round_robin = 0;
+  // KeyShared: the consistent hash ring over the consumers (rebuilt when they change).
+  key_shared_ring ring;
+  // Present on reliable topics only.
+  std::optional<reliable_subscription> reliable;
 };
 
 }  // namespace danube::testing::detail

@@ -1,6 +1,7 @@
 // A topic served by this broker (a partition is an ordinary topic named "<base>-part-<i>").
 #pragma once
 
+#include <danube/testing/detail/reliable_log.hpp>
 #include <danube/testing/detail/subscription.hpp>
 
 #include <cstdint>
@@ -34,6 +35,8 @@ struct topic {
   std::map<std::string, subscription, std::less<>> subscriptions;
   // The offset the next reliable message gets: 0-based and per topic, like the broker's WAL.
   std::uint64_t next_offset = 0;
+  // Reliable topics: the stored messages some subscription has yet to read.
+  reliable_log log;
 };
 
 }  // namespace danube::testing::detail
