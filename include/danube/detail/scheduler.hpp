@@ -104,8 +104,8 @@ class scheduler {
         s.wake.wait(lock);
         continue;
       }
-      if (next->second.due > clock::now()) {
-        s.wake.wait_until(lock, next->second.due);
+      if (const auto due = next->second.due; due > clock::now()) {
+        s.wake.wait_until(lock, due);  // a copy: the entry may be erased while we wait
         continue;
       }
       const auto id = next->first;
