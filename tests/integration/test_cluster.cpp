@@ -1,7 +1,6 @@
 // Several brokers in one process (embedded_cluster): topic ownership, Redirect answers followed by
 // our client, topic moves and broker restarts (reference §4, §5, §2.8).
 #include "support/test_support.hpp"
-
 #include <danube/detail/proto.hpp>
 #include <danube/testing/embedded_cluster.hpp>
 

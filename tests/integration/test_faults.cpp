@@ -2,7 +2,6 @@
 // lookups, health-check CLOSE, calls that are never answered or answered late, and bounded
 // shutdown.
 #include "support/test_support.hpp"
-
 #include <danube/detail/proto.hpp>
 
 #include <atomic>
@@ -63,8 +62,11 @@ TEST_SUITE("faults") {
     auto broker = danube_test::start_broker();
     auto client = connect(broker);
     broker.fail_next(testing::rpc::create_producer, 2, grpc::StatusCode::UNAVAILABLE, "try again later");
-    auto producer = require_ok(
-        client.new_producer().topic(danube_test::unique_topic("retry")).name("p").retry_policy(quick_backoff()).build());
+    auto producer = require_ok(client.new_producer()
+                                   .topic(danube_test::unique_topic("retry"))
+                                   .name("p")
+                                   .retry_policy(quick_backoff())
+                                   .build());
     require_ok(producer.create());
     CHECK(broker.calls(testing::rpc::create_producer) == 3);
     CHECK(broker.calls(testing::rpc::topic_lookup) == 3);
@@ -156,7 +158,8 @@ TEST_SUITE("faults") {
     const auto topic = danube_test::unique_topic("close");
     auto producer = require_ok(client.new_producer().topic(topic).name("closing-producer").build());
     require_ok(producer.create());
-    auto consumer = require_ok(client.new_consumer().topic(topic).consumer_name("closing-consumer").subscription("s").build());
+    auto consumer =
+        require_ok(client.new_consumer().topic(topic).consumer_name("closing-consumer").subscription("s").build());
     require_ok(consumer.subscribe());
     const auto id = require_ok(producer.send("x"));
     // The broker is asked at every interval; nothing is closed yet.
@@ -257,7 +260,8 @@ TEST_SUITE("faults") {
     auto broker = danube_test::start_broker();
     auto client = connect(broker, 30s);
     broker.never_answer(testing::rpc::topic_lookup);
-    auto waiting = std::async(std::launch::async, [&] { return client.lookup_topic(danube_test::unique_topic("held")); });
+    auto waiting =
+        std::async(std::launch::async, [&] { return client.lookup_topic(danube_test::unique_topic("held")); });
     REQUIRE(danube_test::wait_until([&] { return broker.held_calls() == 1; }));
     const auto start = std::chrono::steady_clock::now();
     broker.stop();
@@ -303,8 +307,8 @@ TEST_SUITE("faults") {
     const auto topic = danube_test::unique_topic("wire-faults");
     auto producer = require_ok(client.new_producer().topic(topic).name("p").build());
     require_ok(producer.create());
-    const auto channel =
-        grpc::CreateChannel(broker.url().substr(std::string_view("http://").size()), grpc::InsecureChannelCredentials());
+    const auto channel = grpc::CreateChannel(broker.url().substr(std::string_view("http://").size()),
+                                             grpc::InsecureChannelCredentials());
 
     broker.fail_next(testing::rpc::receive_messages, 1, grpc::StatusCode::RESOURCE_EXHAUSTED, "no streams today");
     {

@@ -3,7 +3,6 @@
 // certificates generated at test time.
 #include "support/certificates.hpp"
 #include "support/test_support.hpp"
-
 #include <danube/detail/proto.hpp>
 
 #include <atomic>
@@ -118,10 +117,10 @@ TEST_SUITE("security") {
   TEST_CASE("mutual TLS: tls::mutual works; a client without a certificate is refused in the handshake") {
     auto broker = danube_test::start_broker(tls_options(true));
     const auto& certs = certificates();
-    auto client = build<mtls_client>(
-        mtls_client::builder()
-            .service_url(broker.url())
-            .tls(danube::tls::mutual(certs.ca_file, certs.client_file, certs.client_key_file)));
+    auto client =
+        build<mtls_client>(mtls_client::builder()
+                               .service_url(broker.url())
+                               .tls(danube::tls::mutual(certs.ca_file, certs.client_file, certs.client_key_file)));
     round_trip(client, danube_test::unique_topic("mtls"));
 
     const auto lookups_before = broker.calls(testing::rpc::topic_lookup);
@@ -142,14 +141,18 @@ TEST_SUITE("security") {
       CHECK_MESSAGE(built.error().message().find(path) != std::string::npos, built.error().message());
     };
     SUBCASE("a CA file that does not exist") {
-      expect_error(
-          tls_client::builder().service_url("https://127.0.0.1:6650").tls(danube::tls::ca_file(certs.missing_file)).build(),
-          certs.missing_file);
+      expect_error(tls_client::builder()
+                       .service_url("https://127.0.0.1:6650")
+                       .tls(danube::tls::ca_file(certs.missing_file))
+                       .build(),
+                   certs.missing_file);
     }
     SUBCASE("a CA file that is not PEM") {
-      expect_error(
-          tls_client::builder().service_url("https://127.0.0.1:6650").tls(danube::tls::ca_file(certs.garbage_file)).build(),
-          certs.garbage_file);
+      expect_error(tls_client::builder()
+                       .service_url("https://127.0.0.1:6650")
+                       .tls(danube::tls::ca_file(certs.garbage_file))
+                       .build(),
+                   certs.garbage_file);
     }
     SUBCASE("a client key that does not belong to the client certificate") {
       expect_error(mtls_client::builder()
@@ -312,8 +315,8 @@ TEST_SUITE("security") {
     auto options = secure_options({"key-1"});
     options.tls.reset();  // plaintext keeps the raw stubs simple; the checks are the same
     auto broker = danube_test::start_broker(options);
-    const auto channel =
-        grpc::CreateChannel(broker.url().substr(std::string_view("http://").size()), grpc::InsecureChannelCredentials());
+    const auto channel = grpc::CreateChannel(broker.url().substr(std::string_view("http://").size()),
+                                             grpc::InsecureChannelCredentials());
     const auto lookup = [&](std::optional<std::pair<std::string, std::string>> header) {
       grpc::ClientContext context;
       context.set_deadline(std::chrono::system_clock::now() + 5s);
@@ -385,9 +388,8 @@ TEST_SUITE("security") {
     auto broker = danube_test::start_broker(options);
     // A slow exchange, so that every thread asks while it is still running.
     broker.delay(testing::rpc::authenticate, 200ms);
-    auto client = build<insecure_exchange_client>(insecure_exchange_client::builder()
-                                                      .service_url(broker.url())
-                                                      .auth(danube::auth::api_key_exchange("key-1")));
+    auto client = build<insecure_exchange_client>(
+        insecure_exchange_client::builder().service_url(broker.url()).auth(danube::auth::api_key_exchange("key-1")));
     const auto topic = danube_test::unique_topic("single-flight");
     constexpr int threads = 32;
     std::latch go(threads);
@@ -412,9 +414,8 @@ TEST_SUITE("security") {
     auto options = secure_options();  // no api keys
     options.tls.reset();
     auto broker = danube_test::start_broker(options);
-    auto client = build<insecure_exchange_client>(insecure_exchange_client::builder()
-                                                      .service_url(broker.url())
-                                                      .auth(danube::auth::api_key_exchange("key-1")));
+    auto client = build<insecure_exchange_client>(
+        insecure_exchange_client::builder().service_url(broker.url()).auth(danube::auth::api_key_exchange("key-1")));
     const auto refused = client.lookup_topic(danube_test::unique_topic("no-keys"));
     REQUIRE_FALSE(refused);
     CHECK(refused.error() == danube::errc::unauthenticated);
@@ -426,9 +427,8 @@ TEST_SUITE("security") {
   TEST_CASE("api_key_exchange against a broker without JWT or without AuthService: errc::unauthenticated") {
     SUBCASE("JWT not enabled: FAILED_PRECONDITION from Authenticate") {
       auto broker = danube_test::start_broker();
-      auto client = build<insecure_exchange_client>(insecure_exchange_client::builder()
-                                                        .service_url(broker.url())
-                                                        .auth(danube::auth::api_key_exchange("key-1")));
+      auto client = build<insecure_exchange_client>(
+          insecure_exchange_client::builder().service_url(broker.url()).auth(danube::auth::api_key_exchange("key-1")));
       const auto refused = client.lookup_topic(danube_test::unique_topic("no-jwt"));
       REQUIRE_FALSE(refused);
       CHECK(refused.error() == danube::errc::unauthenticated);
@@ -439,9 +439,8 @@ TEST_SUITE("security") {
       testing::broker_options options;
       options.auth.legacy_auth_service = false;
       auto broker = danube_test::start_broker(options);
-      auto client = build<insecure_exchange_client>(insecure_exchange_client::builder()
-                                                        .service_url(broker.url())
-                                                        .auth(danube::auth::api_key_exchange("key-1")));
+      auto client = build<insecure_exchange_client>(
+          insecure_exchange_client::builder().service_url(broker.url()).auth(danube::auth::api_key_exchange("key-1")));
       const auto refused = client.lookup_topic(danube_test::unique_topic("no-service"));
       REQUIRE_FALSE(refused);
       CHECK(refused.error() == danube::errc::unauthenticated);

@@ -92,7 +92,8 @@ enum class role : std::uint8_t { ca, server, client };
 [[nodiscard]] inline x509_ptr make_certificate(role kind, const char* common_name, EVP_PKEY* key, X509* issuer,
                                                EVP_PKEY* issuer_key, long serial) {
   x509_ptr cert(X509_new());
-  if (!cert || X509_set_version(cert.get(), 2) != 1 || ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), serial) != 1 ||
+  if (!cert || X509_set_version(cert.get(), 2) != 1 ||
+      ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), serial) != 1 ||
       X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600) == nullptr ||
       X509_gmtime_adj(X509_getm_notAfter(cert.get()), 24L * 3600L) == nullptr ||
       X509_set_pubkey(cert.get(), key) != 1 || !set_name(X509_get_subject_name(cert.get()), common_name)) {
@@ -150,7 +151,8 @@ class test_certificates {
       return;
     }
     const auto server = make_certificate(role::server, "localhost", server_key.get(), ca.get(), ca_key.get(), 2);
-    const auto client = make_certificate(role::client, "danube-cpp test client", client_key.get(), ca.get(), ca_key.get(), 3);
+    const auto client =
+        make_certificate(role::client, "danube-cpp test client", client_key.get(), ca.get(), ca_key.get(), 3);
     if (!server || !client) {
       error = "OpenSSL could not make the server or client certificate";
       return;

@@ -113,19 +113,20 @@ TEST_SUITE("broker_jwt") {
     CHECK(defect_of(token_for(fmt::format(
               R"({{"iss":"i","exp":"{}","sub":"s","principal_type":"user","principal_name":"s"}})", exp))) ==
           jwt::token_defect::missing_claim);
-    CHECK(defect_of(token_for(fmt::format(
-              R"({{"iss":7,"exp":{},"sub":"s","principal_type":"user","principal_name":"s"}})", exp))) ==
+    CHECK(defect_of(token_for(
+              fmt::format(R"({{"iss":7,"exp":{},"sub":"s","principal_type":"user","principal_name":"s"}})", exp))) ==
           jwt::token_defect::missing_claim);
     CHECK(defect_of(token_for(fmt::format(
               R"({{"iss":"i","exp":{},"sub":"s","principal_type":"user","principal_name":"s","aud":"x"}})", exp))) ==
           jwt::token_defect::audience);
     // Extra claims are fine.
-    CHECK(jwt::verify_hs256(
-              token_for(fmt::format(
-                  R"({{"iss":"i","exp":{},"sub":"s","principal_type":"user","principal_name":"s","x":[1,{{"y":null}}]}})",
-                  exp)),
-              secret, 60s, now)
-              .has_value());
+    CHECK(
+        jwt::verify_hs256(
+            token_for(fmt::format(
+                R"({{"iss":"i","exp":{},"sub":"s","principal_type":"user","principal_name":"s","x":[1,{{"y":null}}]}})",
+                exp)),
+            secret, 60s, now)
+            .has_value());
   }
 
   TEST_CASE("exp: expired once exp + leeway is before now, in whole seconds") {

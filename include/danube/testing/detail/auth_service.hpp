@@ -29,8 +29,8 @@ namespace danube::testing::detail {
   if (options.jwt_secret.empty()) {
     return reject(grpc::StatusCode::FAILED_PRECONDITION, "JWT support is not enabled");
   }
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-      std::chrono::system_clock::now().time_since_epoch());
+  const auto now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
   const auto exp = now + ttl;
   token_claims claims;
   claims.iss = options.jwt_issuer;

@@ -79,9 +79,7 @@ class deferred_answers {
 
   // A reactor that never answers on its own: only the client giving up (its deadline, a
   // cancellation) or the broker stopping ends it.
-  [[nodiscard]] grpc::ServerUnaryReactor* never() {
-    return hold_(grpc::Status::OK).get();
-  }
+  [[nodiscard]] grpc::ServerUnaryReactor* never() { return hold_(grpc::Status::OK).get(); }
 
   // Answers every held call with UNAVAILABLE (what a client of a broker that went away sees) and
   // holds no more; the first step of a shutdown.

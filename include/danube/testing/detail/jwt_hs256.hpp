@@ -26,12 +26,12 @@ using ::danube::testing::token_claims;
 
 // Why a token was refused. The broker answers "Invalid token" for every one of them.
 enum class token_defect : std::uint8_t {
-  malformed,          // not three base64url parts of JSON objects
-  wrong_algorithm,    // the header's alg is not HS256
-  bad_signature,      // not signed with the broker's secret
-  missing_claim,      // one of iss, exp, sub, principal_type, principal_name absent or mistyped
-  audience,           // an aud claim, which the broker has no audience to check against
-  expired,            // exp (plus the leeway) has passed
+  malformed,        // not three base64url parts of JSON objects
+  wrong_algorithm,  // the header's alg is not HS256
+  bad_signature,    // not signed with the broker's secret
+  missing_claim,    // one of iss, exp, sub, principal_type, principal_name absent or mistyped
+  audience,         // an aud claim, which the broker has no audience to check against
+  expired,          // exp (plus the leeway) has passed
 };
 
 // base64url without padding (RFC 4648 §5), as JWT segments are encoded.
@@ -95,8 +95,7 @@ enum class token_defect : std::uint8_t {
 // "<header>.<payload>.<signature>" for `payload_json`, signed with `secret`; std::nullopt if
 // OpenSSL fails.
 [[nodiscard]] inline std::optional<std::string> sign_hs256(std::string_view secret, std::string_view payload_json) {
-  std::string signing_input =
-      base64url_encode(R"({"typ":"JWT","alg":"HS256"})") + "." + base64url_encode(payload_json);
+  std::string signing_input = base64url_encode(R"({"typ":"JWT","alg":"HS256"})") + "." + base64url_encode(payload_json);
   const auto signature = hmac_sha256(secret, signing_input);
   if (!signature) {
     return std::nullopt;
@@ -158,9 +157,9 @@ template <class Member>
 // valid signature under `secret`, all five claims present, no aud, and exp + leeway not before
 // `now` (whole seconds). iss is not checked.
 [[nodiscard]] inline std::expected<token_claims, token_defect> verify_hs256(std::string_view token,
-                                                                           std::string_view secret,
-                                                                           std::chrono::seconds leeway,
-                                                                           std::chrono::system_clock::time_point now) {
+                                                                            std::string_view secret,
+                                                                            std::chrono::seconds leeway,
+                                                                            std::chrono::system_clock::time_point now) {
   using namespace jwt_validation_detail;
   const auto fail = [](token_defect defect) { return std::unexpected(defect); };
   const auto first = token.find('.');
