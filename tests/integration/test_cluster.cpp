@@ -331,7 +331,12 @@ TEST_SUITE("cluster") {
     CHECK(require_ok(danube_test::connect(broker).lookup_topic(topic)).kind == danube::lookup_kind::connect);
   }
 
-  TEST_CASE("a cluster needs at least one broker") {
+  TEST_CASE("a cluster needs at least one broker; bad indexes are errors, not crashes") {
     CHECK(testing::embedded_cluster::start(0).error() == danube::errc::invalid_argument);
+    auto cluster = start_cluster(1);
+    CHECK(cluster.url(5).empty());
+    cluster.stop_broker(5);
+    CHECK(cluster.restart_broker(5).error() == danube::errc::invalid_argument);
+    CHECK_FALSE(cluster.url(0).empty());
   }
 }

@@ -55,11 +55,15 @@ class embedded_cluster {
 
   [[nodiscard]] std::size_t size() const noexcept { return brokers_.size(); }
 
-  // Broker `index` (< size()): its URL, introspection and fault injection. The reference stays
-  // valid for the cluster's lifetime, restarts included.
+  // Broker `index`: its URL, introspection and fault injection. The reference stays valid for the
+  // cluster's lifetime, restarts included. Precondition: index < size() (std::out_of_range
+  // otherwise, as std::vector::at).
   [[nodiscard]] embedded_broker& broker(std::size_t index) { return brokers_.at(index); }
   [[nodiscard]] const embedded_broker& broker(std::size_t index) const { return brokers_.at(index); }
-  [[nodiscard]] std::string url(std::size_t index) const { return broker(index).url(); }
+  // Broker `index`'s URL; empty for an index out of range.
+  [[nodiscard]] std::string url(std::size_t index) const {
+    return index < brokers_.size() ? brokers_[index].url() : std::string();
+  }
 
   // The index of the broker that owns `topic`, if any broker does.
   [[nodiscard]] std::optional<std::size_t> owner(std::string_view topic) const {
@@ -91,11 +95,22 @@ class embedded_cluster {
 
   // Stops broker `index` (its URL stops answering; the others still redirect to it for the
   // topics it owns).
-  void stop_broker(std::size_t index) { broker(index).stop(); }
+  void stop_broker(std::size_t index) {
+    if (index < brokers_.size()) {
+      brokers_[index].stop();
+    }
+  }
 
   // Starts broker `index` again on the same port (see embedded_broker::restart): it serves the
   // topics it owns again, with no producers or subscriptions.
-  [[nodiscard]] result<void> restart_broker(std::size_t index) { return broker(index).restart(); }
+  // errc::invalid_argument for an index out of range.
+  [[nodiscard]] result<void> restart_broker(std::size_t index) {
+    if (index >= brokers_.size()) {
+      return unexpected_error(errc::invalid_argument,
+                              fmt::format("there is no broker {} in a cluster of {}", index, brokers_.size()));
+    }
+    return brokers_[index].restart();
+  }
 
   // Stops every broker.
   void stop() {
