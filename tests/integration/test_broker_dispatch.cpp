@@ -337,7 +337,8 @@ class wire_client {
 
   // Waits until the broker has noticed that the consumer's stream is gone.
   void wait_inactive(std::uint64_t consumer_id) {
-    REQUIRE(eventually([&] { return health_status(consumer_client, consumer_id) == wire::HealthCheckResponse::CLOSE; }));
+    REQUIRE(
+        eventually([&] { return health_status(consumer_client, consumer_id) == wire::HealthCheckResponse::CLOSE; }));
   }
 
   std::vector<std::string> partitions(const std::string& topic) {
@@ -527,8 +528,8 @@ TEST_SUITE("broker_dispatch") {
     // The base is the part before the last "-part-".
     check_status(client.create_producer(parted + "-part-0-part-3", "p", non_reliable, response),
                  grpc::StatusCode::ALREADY_EXISTS,
-                 "Cannot create partitioned topic '" + parted + "-part-0-part-3': a non-partitioned topic '" +
-                     parted + "-part-0' already exists. Delete the non-partitioned topic first.");
+                 "Cannot create partitioned topic '" + parted + "-part-0-part-3': a non-partitioned topic '" + parted +
+                     "-part-0' already exists. Delete the non-partitioned topic first.");
 
     // Upstream's plain prefix match (QUIRK): /default/foo is refused while /default/foobar exists.
     const auto longer = unique_topic("prefix") + "bar";
@@ -575,8 +576,9 @@ TEST_SUITE("broker_dispatch") {
     auto parts = broker.create_topic(single, danube::dispatch_strategy::non_reliable, 2);
     REQUIRE_FALSE(parts.has_value());
     CHECK(parts.error() == danube::errc::already_exists);
-    CHECK(parts.error().message() == "Cannot create partitioned topic '" + single + "-part-0': a non-partitioned topic '" +
-                                         single + "' already exists. Delete the non-partitioned topic first.");
+    CHECK(parts.error().message() == "Cannot create partitioned topic '" + single +
+                                         "-part-0': a non-partitioned topic '" + single +
+                                         "' already exists. Delete the non-partitioned topic first.");
     CHECK(broker.create_topic("default/bad").error() == danube::errc::invalid_argument);
     CHECK(client.partitions(single) == std::vector<std::string>{single});
   }
@@ -592,8 +594,7 @@ TEST_SUITE("broker_dispatch") {
     // (Created in this order: "<topic>-np" first would make "<topic>" look partitioned, §2.2.)
     require_ok(broker.create_topic(topic, danube::dispatch_strategy::reliable));
     require_ok(broker.create_topic(topic + "-np"));
-    CHECK(broker.set_failure_policy(topic + "-np", "s", failure_policy{}).error() ==
-          danube::errc::failed_precondition);
+    CHECK(broker.set_failure_policy(topic + "-np", "s", failure_policy{}).error() == danube::errc::failed_precondition);
 
     failure_policy no_topic;
     no_topic.poison_policy = poison::dead_letter;
@@ -734,6 +735,7 @@ TEST_SUITE("broker_dispatch") {
     auto unknown = first[0];
     unknown.mutable_msg_id()->set_topic_offset(999);
     client.acked(unknown, "s");
+    client.nacked(unknown, "s", 0, "late");
     CHECK(stream->quiet_for(200ms));
     CHECK(broker.unacked_messages(topic, "s") == 10);
     for (const auto& message : first) {
@@ -884,6 +886,62 @@ TEST_SUITE("broker_dispatch") {
     CHECK(next.payload() == "m1");
     client.acked(next, "fo");
     CHECK(standby_stream->quiet_for(100ms));
+  }
+
+  TEST_CASE("reliable Shared under stream churn: every message is delivered at least once") {
+    auto broker = start_broker();
+    wire_client client(broker);
+    const auto topic = unique_topic("churn");
+    const auto producer = client.producer(topic);
+    std::vector<std::uint64_t> consumers;
+    std::vector<std::unique_ptr<receiver>> streams;
+    for (int c = 0; c < 3; ++c) {
+      consumers.push_back(client.consumer(topic, fmt::format("c{}", c), "s", shared));
+      streams.push_back(client.receive(consumers.back()));
+    }
+    constexpr int per_publisher = 200;
+    std::vector<std::thread> publishers;
+    for (int t = 0; t < 2; ++t) {
+      publishers.emplace_back([&, t] {
+        wire_client own(broker);
+        for (int i = 0; i < per_publisher; ++i) {
+          own.publish(producer, topic, fmt::format("t{}-{}", t, i));
+          if (i % 10 == 0) {
+            std::this_thread::sleep_for(2ms);  // pacing, so that the churn overlaps the publishing
+          }
+        }
+      });
+    }
+    std::set<std::string> seen;
+    int round = 0;
+    const bool complete = eventually(
+        [&] {
+          for (auto& stream : streams) {
+            while (auto message = stream->next(0ms)) {
+              seen.insert(message->payload());
+              static_cast<void>(client.ack(*message, "s"));
+            }
+          }
+          // Churn: the last consumer's stream is dropped, or taken over by a re-Subscribe.
+          if (++round % 10 == 0 && round < 400) {
+            if (round % 20 == 0) {
+              streams.back()->cancel();
+              client.wait_inactive(consumers.back());
+            } else {
+              client.consumer(topic, "c2", "s", shared);
+            }
+            streams.back() = client.receive(consumers.back());
+          }
+          return seen.size() == 2 * per_publisher && round >= 100;
+        },
+        30s);
+    for (auto& publisher : publishers) {
+      publisher.join();
+    }
+    CHECK(complete);
+    CHECK(seen.size() == 2 * per_publisher);
+    auto stopping = std::async(std::launch::async, [&] { broker.stop(); });
+    REQUIRE(stopping.wait_for(5s) == std::future_status::ready);
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -67,7 +67,9 @@ class dead_letter_replicator {
  public:
   explicit dead_letter_replicator(std::uint64_t broker_id) : broker_id_(broker_id) {}
 
-  [[nodiscard]] std::string next_producer_name() { return fmt::format("broker-replicator-{}-{}", broker_id_, created_++); }
+  [[nodiscard]] std::string next_producer_name() {
+    return fmt::format("broker-replicator-{}-{}", broker_id_, created_++);
+  }
 
   struct internal_producer {
     std::uint64_t id = 0;
@@ -91,7 +93,8 @@ class dead_letter_replicator {
     message.mutable_msg_id()->set_broker_addr(broker_url);
     message.set_payload(job.payload);
     const auto now = std::chrono::system_clock::now().time_since_epoch();
-    message.set_publish_time(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(now).count()));
+    message.set_publish_time(
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(now).count()));
     message.set_producer_name(sender.name);
     *message.mutable_attributes() = job.attributes;
     return message;

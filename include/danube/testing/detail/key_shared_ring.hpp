@@ -86,7 +86,8 @@ class key_shared_ring {
       return std::nullopt;
     }
     const std::uint32_t hash = ring_hash(key);
-    const auto start = static_cast<std::size_t>(std::ranges::lower_bound(nodes_, hash, {}, &node::first) - nodes_.begin());
+    const auto start =
+        static_cast<std::size_t>(std::ranges::lower_bound(nodes_, hash, {}, &node::first) - nodes_.begin());
     for (std::size_t step = 0; step < nodes_.size(); ++step) {
       const node& candidate = nodes_[(start + step) % nodes_.size()];
       if (admitted[candidate.second]) {

@@ -35,7 +35,13 @@ class receive_stream final : public grpc::ServerWriteReactor<wire::StreamMessage
   static grpc::ServerWriteReactor<wire::StreamMessage>* open(broker_state& state, std::uint64_t consumer_id) {
     auto stream = std::make_shared<receive_stream>(state, consumer_id, private_tag{});
     stream->self_ = stream;
-    if (auto attached = state.attach_stream(consumer_id, stream); !attached) {
+    // Attaching runs a dispatch pass; nothing it throws (allocation failure) may reach gRPC.
+    status_or<void> attached = reject(grpc::StatusCode::INTERNAL, "The embedded broker failed to attach the stream");
+    try {
+      attached = state.attach_stream(consumer_id, stream);
+    } catch (...) {  // NOLINT(bugprone-empty-catch): answered with the INTERNAL set above
+    }
+    if (!attached) {
       stream->end(std::move(attached.error()));
     }
     return stream.get();

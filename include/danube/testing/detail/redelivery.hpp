@@ -30,13 +30,16 @@ inline constexpr std::uint64_t longest_delay_ms = 365ULL * 24 * 60 * 60 * 1000;
 // How long to wait before redelivering a message whose `attempts`-th delivery failed:
 // min(max(policy delay, requested), max_redelivery_delay_ms), where the policy delay is the base
 // (fixed) or base * 2^(attempt - 1) (exponential), saturating.
-[[nodiscard]] constexpr std::uint64_t redelivery_delay_ms(std::uint32_t attempts, std::optional<std::uint64_t> requested,
+[[nodiscard]] constexpr std::uint64_t redelivery_delay_ms(std::uint32_t attempts,
+                                                          std::optional<std::uint64_t> requested,
                                                           const failure_policy& policy) noexcept {
   std::uint64_t delay = policy.base_redelivery_delay_ms;
   if (policy.backoff_strategy == backoff::exponential) {
     const std::uint32_t exponent = std::min<std::uint32_t>(std::max<std::uint32_t>(attempts, 1) - 1, 63);
     const std::uint64_t factor = std::uint64_t{1} << exponent;
-    delay = (delay != 0 && factor > std::numeric_limits<std::uint64_t>::max() / delay) ? std::numeric_limits<std::uint64_t>::max() : delay * factor;
+    delay = (delay != 0 && factor > std::numeric_limits<std::uint64_t>::max() / delay)
+                ? std::numeric_limits<std::uint64_t>::max()
+                : delay * factor;
   }
   return std::min(std::max(delay, requested.value_or(0)), policy.max_redelivery_delay_ms);
 }
@@ -66,7 +69,9 @@ struct pending_delivery {
   [[nodiscard]] bool retry_ready(broker_clock::time_point now) const noexcept {
     return status == delivery_status::waiting_retry && now >= retry_at;
   }
-  [[nodiscard]] bool ack_timed_out(broker_clock::time_point now) const noexcept { return awaiting_ack() && now >= ack_deadline; }
+  [[nodiscard]] bool ack_timed_out(broker_clock::time_point now) const noexcept {
+    return awaiting_ack() && now >= ack_deadline;
+  }
 
   void sent_to(std::uint64_t consumer, broker_clock::time_point now, const failure_policy& policy) noexcept {
     ++attempts;
@@ -76,8 +81,8 @@ struct pending_delivery {
   }
 
   // A nack (with its reason and requested delay) or an ack timeout.
-  void failed(std::optional<std::string> reason, std::optional<std::uint64_t> requested_delay_ms, broker_clock::time_point now,
-              const failure_policy& policy) {
+  void failed(std::optional<std::string> reason, std::optional<std::uint64_t> requested_delay_ms,
+              broker_clock::time_point now, const failure_policy& policy) {
     failure_reason = std::move(reason);
     consumer_id = 0;
     if (attempts > policy.max_redelivery_count) {

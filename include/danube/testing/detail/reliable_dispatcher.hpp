@@ -97,8 +97,8 @@ inline void next_deadline(const reliable_subscription& state, broker_clock::time
       out.wake_no_later_than(delivery.ack_deadline);
     } else if (delivery.status == delivery_status::waiting_retry && delivery.retry_at > now) {
       out.wake_no_later_than(delivery.retry_at);
-    } else if (delivery.exhausted() && state.policy.poison_policy == poison::dead_letter &&
-               !delivery.dead_lettering && delivery.retry_at > now) {
+    } else if (delivery.exhausted() && state.policy.poison_policy == poison::dead_letter && !delivery.dead_lettering &&
+               delivery.retry_at > now) {
       out.wake_no_later_than(delivery.retry_at);  // a failed dead-letter republish, tried again
     }
   }

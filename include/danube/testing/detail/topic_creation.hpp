@@ -40,10 +40,11 @@ using topic_map = std::map<std::string, topic, std::less<>>;
     ++partitions;
   }
   if (partitions > 0) {
-    return reject(grpc::StatusCode::ALREADY_EXISTS,
-                  fmt::format("Cannot create topic '{}': partitioned topics with this base name already exist (found {} "
-                              "partitions). Delete the partitioned topics first.",
-                              name, partitions));
+    return reject(
+        grpc::StatusCode::ALREADY_EXISTS,
+        fmt::format("Cannot create topic '{}': partitioned topics with this base name already exist (found {} "
+                    "partitions). Delete the partitioned topics first.",
+                    name, partitions));
   }
   return {};
 }
