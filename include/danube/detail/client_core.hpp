@@ -211,6 +211,7 @@ class client_core : public std::enable_shared_from_this<client_core> {
   // Closes every producer and consumer made from this client, then drops the channels.
   void close() {
     std::vector<std::weak_ptr<closable>> tracked;
+    std::vector<std::shared_ptr<grpc::ClientContext>> exchanges;
     {
       std::lock_guard lock(mu_);
       if (closed_) {
@@ -218,6 +219,10 @@ class client_core : public std::enable_shared_from_this<client_core> {
       }
       closed_ = true;
       tracked.swap(tracked_);
+      exchanges = exchanges_;
+    }
+    for (const auto& exchange : exchanges) {
+      exchange->TryCancel();
     }
     for (const auto& weak : tracked) {
       if (const auto resource = weak.lock()) {
@@ -249,12 +254,26 @@ class client_core : public std::enable_shared_from_this<client_core> {
       return std::unexpected(std::move(ch).error());
     }
     auto stub = wire::AuthService::NewStub(*ch);
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + settings_.call_timeout);
+    // Registered so close() can cancel it: the exchange blocks whichever thread needed a token (a
+    // health check on the scheduler thread, for one), and closing must not wait for its deadline.
+    auto context = std::make_shared<grpc::ClientContext>();
+    context->set_deadline(std::chrono::system_clock::now() + settings_.call_timeout);
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) {
+        return unexpected_error(errc::closed, "the client is closed");
+      }
+      exchanges_.push_back(context);
+    }
     wire::AuthRequest request;
     request.set_api_key(std::string(api_key));
     wire::AuthResponse response;
-    if (auto ok = check(stub->Authenticate(&context, request, &response)); !ok) {
+    auto ok = check(stub->Authenticate(context.get(), request, &response));
+    {
+      std::lock_guard lock(mu_);
+      std::erase(exchanges_, context);
+    }
+    if (!ok) {
       return std::unexpected(std::move(ok).error());
     }
     return std::move(*response.mutable_token());
@@ -306,6 +325,7 @@ class client_core : public std::enable_shared_from_this<client_core> {
   bool closed_ = false;
   std::map<std::string, std::shared_ptr<grpc::Channel>, std::less<>> channels_;
   std::vector<std::weak_ptr<closable>> tracked_;
+  std::vector<std::shared_ptr<grpc::ClientContext>> exchanges_;  // api-key exchanges in progress
   std::atomic<std::uint64_t> request_ids_{1};
 };
 
