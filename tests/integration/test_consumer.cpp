@@ -159,3 +159,43 @@ TEST_SUITE("consumer") {
     MESSAGE("errors reported while recovering: " << errors_reported);
   }
 }
+
+TEST_SUITE("consumer_recovery") {
+  TEST_CASE("a health-check CLOSE makes an idle consumer subscribe again at once; messages keep coming") {
+    auto broker = danube_test::start_broker();
+    auto client = require_ok(danube::client::builder().service_url(broker.url()).health_check_interval(100ms).build());
+    const auto topic = danube_test::unique_topic("consumer-close");
+    auto producer = require_ok(client.new_producer().topic(topic).name("p").build());
+    require_ok(producer.create());
+    auto consumer = require_ok(client.new_consumer()
+                                   .topic(topic)
+                                   .consumer_name("c")
+                                   .subscription("s")
+                                   .subscription_type(danube::subscription_type::exclusive)
+                                   .build());
+    require_ok(consumer.subscribe());
+    const auto subscribes = broker.calls(danube::testing::rpc::subscribe);
+    broker.answer_close_for_all(true);
+    CHECK(danube_test::wait_until([&] { return broker.calls(danube::testing::rpc::subscribe) > subscribes; }, 5s));
+    broker.answer_close_for_all(false);
+    CHECK(danube_test::wait_until([&] { return broker.streaming_consumers(topic) == 1; }));
+    require_ok(producer.send("still subscribed"));
+    CHECK(require_ok(consumer.receive(10s)).payload_string() == "still subscribed");
+  }
+
+  TEST_CASE("a failure the consumer cannot fix reaches the application: never a silent stop") {
+    auto broker = danube_test::start_broker();
+    auto client = require_ok(danube::client::builder().service_url(broker.url()).health_check_interval(100ms).build());
+    const auto topic = danube_test::unique_topic("consumer-denied");
+    auto producer = require_ok(client.new_producer().topic(topic).name("p").build());
+    require_ok(producer.create());
+    auto consumer = require_ok(client.new_consumer().topic(topic).consumer_name("c").subscription("s").build());
+    require_ok(consumer.subscribe());
+    broker.fail_next(danube::testing::rpc::subscribe, 1000, grpc::StatusCode::PERMISSION_DENIED, "not yours");
+    broker.answer_close_for_all(true);
+    auto outcome = consumer.receive(10s);
+    REQUIRE_FALSE(outcome);
+    CHECK(outcome.error() == danube::errc::permission_denied);
+    CHECK(outcome.error().message().find("not yours") != std::string::npos);
+  }
+}
