@@ -19,6 +19,7 @@
 #include <danube/policies/concepts.hpp>
 #include <danube/policies/tls.hpp>
 #include <danube/producer.hpp>
+#include <danube/schema_registry.hpp>
 #include <danube/topic_name.hpp>
 
 #include <chrono>
@@ -86,6 +87,9 @@ class basic_client {
     }
     return detail::topic_partitions(*core_, core_->service_address(), topic);
   }
+
+  // The schema registry, through this client's connections (docs/schema-registry.md).
+  [[nodiscard]] ::danube::schema_registry schema_registry() const { return ::danube::schema_registry(core_); }
 
   // Closes every producer and consumer made from this client and drops its connections.
   // Idempotent; later calls fail with errc::closed.

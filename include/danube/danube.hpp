@@ -17,5 +17,10 @@
 #include <danube/policies/tls.hpp>
 #include <danube/producer.hpp>
 #include <danube/producer_options.hpp>
+#include <danube/schema_registry.hpp>
+#include <danube/schema_types.hpp>
+#include <danube/serializer.hpp>
 #include <danube/topic_name.hpp>
+#include <danube/typed_consumer.hpp>
+#include <danube/typed_producer.hpp>
 #include <danube/version.hpp>

@@ -13,6 +13,7 @@
 #include <danube/detail/client_core.hpp>
 #include <danube/detail/pending_limiter.hpp>
 #include <danube/detail/retry_loop.hpp>
+#include <danube/detail/schema_resolution.hpp>
 #include <danube/detail/topic_producer.hpp>
 #include <danube/error.hpp>
 #include <danube/message.hpp>
@@ -55,6 +56,10 @@ class producer_core final : public closable, public std::enable_shared_from_this
 
   [[nodiscard]] const producer_options& options() const noexcept { return options_; }
   [[nodiscard]] std::size_t partition_count() const noexcept { return partitions_.size(); }
+  [[nodiscard]] std::optional<resolved_schema> schema() {
+    std::lock_guard lock(mu_);
+    return schema_;
+  }
 
   [[nodiscard]] result<void> create() {
     {
@@ -107,12 +112,26 @@ class producer_core final : public closable, public std::enable_shared_from_this
       }
       return std::unexpected(std::move(*failure));
     }
+    // The schema version stamped on every message, resolved once the broker accepted the subject
+    // (§8.5); failing to resolve it fails create().
+    std::optional<resolved_schema> schema;
+    if (options_.schema) {
+      auto resolved = resolve_schema(*client_, *options_.schema);
+      if (!resolved) {
+        for (const auto& partition : created) {
+          partition->close();
+        }
+        return std::unexpected(std::move(resolved).error());
+      }
+      schema = *resolved;
+    }
     {
       std::lock_guard lock(mu_);
       if (closed_) {
         return unexpected_error(errc::closed, "the producer was closed during create()");
       }
       partitions_ = std::move(created);
+      schema_ = schema;
     }
     client_->track(weak_from_this());
     return {};
@@ -126,8 +145,10 @@ class producer_core final : public closable, public std::enable_shared_from_this
       return;
     }
     std::shared_ptr<topic_producer> target;
+    std::optional<resolved_schema> schema;
     {
       std::lock_guard lock(mu_);
+      schema = schema_;
       if (closed_) {
         complete(unexpected_error(errc::closed, "the producer is closed"));
         return;
@@ -152,6 +173,10 @@ class producer_core final : public closable, public std::enable_shared_from_this
     }
     if (key) {
       op->request.set_routing_key(std::string(*key));
+    }
+    if (schema) {
+      op->request.set_schema_id(schema->schema_id);
+      op->request.set_schema_version(schema->version);
     }
     op->complete = [self = shared_from_this(), complete = std::move(complete)](result<message_id> outcome) {
       self->limiter_.release();
@@ -214,6 +239,7 @@ class producer_core final : public closable, public std::enable_shared_from_this
   std::mutex mu_;
   std::vector<std::shared_ptr<topic_producer>> partitions_;
   std::vector<std::shared_ptr<topic_producer>> pending_;  // being created right now
+  std::optional<resolved_schema> schema_;                 // stamped on every message
   bool closed_ = false;
 };
 
@@ -276,6 +302,8 @@ class basic_producer {
   void close() { core_->close(); }
 
   [[nodiscard]] const producer_options& options() const noexcept { return core_->options(); }
+  // The schema id and version every message carries, once create() resolved them.
+  [[nodiscard]] std::optional<resolved_schema> schema() const { return core_->schema(); }
   [[nodiscard]] RetryPolicy& retry_policy() noexcept { return *retry_; }
   [[nodiscard]] Router& router() noexcept { return *router_; }
 
@@ -366,6 +394,26 @@ class basic_producer_builder {
     options_.send_timeout = timeout;
     return *this;
   }
+  // Publishes with the registered schema `subject` (the topic is bound to it by its first
+  // producer): its latest version at create(), unless schema_version() or schema_min_version().
+  basic_producer_builder& schema(std::string subject) {
+    schema_reference_().subject = std::move(subject);
+    return *this;
+  }
+  basic_producer_builder& schema(schema_reference reference) {
+    options_.schema = std::move(reference);
+    return *this;
+  }
+  // Exactly this version of the subject (it must exist at create()).
+  basic_producer_builder& schema_version(std::uint32_t version) {
+    schema_reference_().pinned_version = version;
+    return *this;
+  }
+  // The latest version of the subject, which must be at least this one at create().
+  basic_producer_builder& schema_min_version(std::uint32_t version) {
+    schema_reference_().min_version = version;
+    return *this;
+  }
   basic_producer_builder& retry_policy(RetryPolicy policy) {
     retry_ = std::move(policy);
     return *this;
@@ -398,10 +446,40 @@ class basic_producer_builder {
     if (options_.send_timeout <= std::chrono::milliseconds::zero()) {
       return unexpected_error(errc::invalid_argument, "the send timeout must be positive");
     }
+    if (auto ok = check_schema_(); !ok) {
+      return std::unexpected(std::move(ok).error());
+    }
     return basic_producer<RetryPolicy, Router>(client_, options_, retry_, router_);
   }
 
  private:
+  schema_reference& schema_reference_() {
+    if (!options_.schema) {
+      options_.schema.emplace();
+    }
+    return *options_.schema;
+  }
+
+  [[nodiscard]] result<void> check_schema_() const {
+    if (!options_.schema) {
+      return {};
+    }
+    const schema_reference& s = *options_.schema;
+    if (s.subject.empty()) {
+      return unexpected_error(errc::invalid_argument, "a schema version needs a schema subject: call schema(\"...\")");
+    }
+    if (!is_valid_utf8(s.subject)) {
+      return unexpected_error(errc::invalid_argument, "the schema subject is not valid UTF-8");
+    }
+    if (s.pinned_version && s.min_version) {
+      return unexpected_error(errc::invalid_argument, "schema_version() and schema_min_version() exclude each other");
+    }
+    if (s.pinned_version.value_or(1) == 0 || s.min_version.value_or(1) == 0) {
+      return unexpected_error(errc::invalid_argument, "schema versions start at 1");
+    }
+    return {};
+  }
+
   std::shared_ptr<detail::client_core> client_;
   producer_options options_;
   RetryPolicy retry_{};

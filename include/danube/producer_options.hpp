@@ -1,6 +1,8 @@
 // Settings of a producer, as its builder collects them.
 #pragma once
 
+#include <danube/schema_types.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -34,6 +36,7 @@ struct producer_options {
   std::size_t max_pending_messages = 1000;
   queue_full_policy when_full = queue_full_policy::block;
   std::chrono::milliseconds send_timeout{30'000};
+  std::optional<schema_reference> schema;  // the subject and version choice; unset: no schema
 };
 
 }  // namespace danube

@@ -12,6 +12,7 @@
 #include <danube/detail/lookup.hpp>
 #include <danube/detail/proto.hpp>
 #include <danube/detail/retry_loop.hpp>
+#include <danube/detail/schema_resolution.hpp>
 #include <danube/error.hpp>
 #include <danube/message.hpp>
 #include <danube/producer_options.hpp>
@@ -133,6 +134,9 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
     request.set_dispatch_strategy(options_.dispatch == dispatch_strategy::reliable
                                       ? wire::DispatchStrategy::Reliable
                                       : wire::DispatchStrategy::NonReliable);
+    if (options_.schema) {
+      fill_schema_reference(*request.mutable_schema_ref(), *options_.schema);
+    }
     return request;
   }
 

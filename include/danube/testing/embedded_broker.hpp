@@ -103,7 +103,9 @@ class embedded_broker {
         adopted.emplace_back(std::move(name), *strategy);
       }
     }
-    auto fresh = detail::broker_server::start(options, impl_->ownership(), adopted);
+    // The registry lives on, as the real one does in the cluster's metadata.
+    auto fresh =
+        detail::broker_server::start(options, impl_->ownership(), adopted, impl_->state().schema_registry_handle());
     if (!fresh) {
       return std::unexpected(std::move(fresh.error()));
     }

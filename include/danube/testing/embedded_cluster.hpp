@@ -35,10 +35,12 @@ class embedded_cluster {
       return unexpected_error(errc::invalid_argument, "an embedded_cluster needs at least one broker");
     }
     auto metadata = std::make_shared<detail::cluster_metadata>(brokers);
+    // One schema registry for the cluster, as the real one lives in the cluster's metadata.
+    auto registry = std::make_shared<detail::schema_registry_state>();
     std::vector<embedded_broker> started;
     started.reserve(brokers);
     for (std::size_t i = 0; i < brokers; ++i) {
-      auto server = detail::broker_server::start(options, detail::topic_ownership(metadata, i));
+      auto server = detail::broker_server::start(options, detail::topic_ownership(metadata, i), {}, registry);
       if (!server) {
         return std::unexpected(std::move(server.error()));
       }

@@ -37,11 +37,27 @@ enum class rpc : std::uint8_t {
 inline constexpr std::size_t rpc_count = 21;
 
 inline constexpr std::array<rpc, rpc_count> all_rpcs{
-    rpc::create_producer, rpc::send_message, rpc::subscribe,        rpc::receive_messages, rpc::ack,
-    rpc::nack,            rpc::topic_lookup, rpc::topic_partitions, rpc::health_check,     rpc::authenticate,
-    rpc::register_schema, rpc::get_schema, rpc::get_latest_schema, rpc::list_versions, rpc::check_compatibility,
-    rpc::delete_schema_version, rpc::set_compatibility_mode, rpc::configure_topic_schema,
-    rpc::update_topic_validation_policy, rpc::get_topic_schema_config, rpc::list_subjects,
+    rpc::create_producer,
+    rpc::send_message,
+    rpc::subscribe,
+    rpc::receive_messages,
+    rpc::ack,
+    rpc::nack,
+    rpc::topic_lookup,
+    rpc::topic_partitions,
+    rpc::health_check,
+    rpc::authenticate,
+    rpc::register_schema,
+    rpc::get_schema,
+    rpc::get_latest_schema,
+    rpc::list_versions,
+    rpc::check_compatibility,
+    rpc::delete_schema_version,
+    rpc::set_compatibility_mode,
+    rpc::configure_topic_schema,
+    rpc::update_topic_validation_policy,
+    rpc::get_topic_schema_config,
+    rpc::list_subjects,
 };
 
 // The gRPC method path, e.g. "/danube.Discovery/TopicLookup".

@@ -13,6 +13,8 @@
 #include <danube/testing/detail/health_service.hpp>
 #include <danube/testing/detail/listen_address.hpp>
 #include <danube/testing/detail/producer_service.hpp>
+#include <danube/testing/detail/schema_registry_state.hpp>
+#include <danube/testing/detail/schema_service.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -48,6 +50,7 @@ class broker_server {
         producers_(state_, gate_, ownership_),
         consumers_(state_, gate_, ownership_),
         health_(state_, gate_),
+        schemas_(state_, gate_),
         auth_(gate_, options.auth) {}
 
   broker_server(const broker_server&) = delete;
@@ -57,10 +60,11 @@ class broker_server {
   ~broker_server() { stop(); }
 
   // Starts a broker; `ownership` links it into a cluster (default: standalone), `adopted` are
-  // topics it serves from the start (a restart).
-  [[nodiscard]] static result<std::unique_ptr<broker_server>> start(const broker_options& options,
-                                                                    topic_ownership ownership = {},
-                                                                    const std::vector<adopted_topic>& adopted = {}) {
+  // topics it serves from the start (a restart), `registry` a schema registry it shares (a cluster's,
+  // or its own from before a restart; default: a new one).
+  [[nodiscard]] static result<std::unique_ptr<broker_server>> start(
+      const broker_options& options, topic_ownership ownership = {}, const std::vector<adopted_topic>& adopted = {},
+      std::shared_ptr<schema_registry_state> registry = {}) {
     auto address = parse_listen_address(options.listen_address);
     if (!address) {
       return std::unexpected(std::move(address.error()));
@@ -74,6 +78,9 @@ class broker_server {
     }
     const bool tls = options.tls.has_value();
     auto server = std::make_unique<broker_server>(options, std::move(ownership), private_tag{});
+    if (registry) {
+      server->state_.use_schema_registry(std::move(registry));  // shared: a cluster, or a restart
+    }
     for (const auto& [name, strategy] : adopted) {
       server->state_.adopt_topic(name, strategy);
     }
@@ -93,6 +100,7 @@ class broker_server {
     builder.RegisterService(&server->producers_);
     builder.RegisterService(&server->consumers_);
     builder.RegisterService(&server->health_);
+    builder.RegisterService(&server->schemas_);
     if (options.auth.legacy_auth_service) {
       builder.RegisterService(&server->auth_);
     }
@@ -172,6 +180,7 @@ class broker_server {
   producer_service producers_;
   consumer_service consumers_;
   health_service health_;
+  schema_service schemas_;
   auth_service auth_;
   std::unique_ptr<grpc::Server> server_;
   std::string url_;

@@ -13,6 +13,7 @@
 #include <danube/testing/detail/producer.hpp>
 #include <danube/testing/detail/redelivery.hpp>
 #include <danube/testing/detail/reliable_dispatcher.hpp>
+#include <danube/testing/detail/schema_registry_state.hpp>
 #include <danube/testing/detail/status.hpp>
 #include <danube/testing/detail/stream_effects.hpp>
 #include <danube/testing/detail/subscription.hpp>
@@ -51,6 +52,14 @@ class broker_state {
   broker_state& operator=(broker_state&&) = delete;
   // Timer tasks use the state: the timer thread is joined before anything else goes.
   ~broker_state() { timer_.stop(); }
+
+  // The schema registry consulted on CreateProducer (subject binding) and SendMessage (validation
+  // policy); shared by the brokers of a cluster and across restarts. Set before serving.
+  void use_schema_registry(std::shared_ptr<schema_registry_state> registry) { schemas_ = std::move(registry); }
+  [[nodiscard]] schema_registry_state& schema_registry() const noexcept { return *schemas_; }
+  [[nodiscard]] const std::shared_ptr<schema_registry_state>& schema_registry_handle() const noexcept {
+    return schemas_;
+  }
 
   // The URL this broker advertises as both broker_url and connect_url.
   void set_advertised_url(std::string url) {
@@ -123,6 +132,12 @@ class broker_state {
       found = topics_.emplace(topic_name, std::move(created)).first;
     }
     topic& target = found->second;
+    // The first producer with a schema binds the topic to its subject (§8.6), before the name check.
+    if (request.has_schema_ref()) {
+      if (auto bound = schemas_->bind_topic(topic_name, request.schema_ref().subject()); !bound) {
+        return std::unexpected(std::move(bound.error()));
+      }
+    }
     if (const auto existing = target.producers.find(request.producer_name()); existing != target.producers.end()) {
       return existing->second;
     }
@@ -165,6 +180,9 @@ class broker_state {
                       fmt::format("Unable to publish the message: the producer with id {} is not attached to topic "
                                   "name: {}",
                                   msg_id.producer_id(), msg_id.topic_name()));
+      }
+      if (auto valid = schemas_->validate_message(msg_id.topic_name(), message); !valid) {
+        return reject(grpc::StatusCode::PERMISSION_DENIED, "Unable to publish the message: " + valid.error());
       }
       topic& target = found->second;
       wire::StreamMessage stored = message;
@@ -749,6 +767,8 @@ class broker_state {
   // One lock for the whole state: every operation is short and never blocks, and a single lock
   // makes dispatch decisions atomic across topics, subscriptions and consumers.
   mutable std::mutex mutex_;
+  // Taken under mutex_ (never the other way round).
+  std::shared_ptr<schema_registry_state> schemas_ = std::make_shared<schema_registry_state>();
   std::string advertised_url_;
   bool closed_ = false;
   id_generator ids_;
