@@ -3,6 +3,7 @@
 // basic_client<Auth, Tls> only decides how this is configured.
 #pragma once
 
+#include <danube/detail/channel_reaper.hpp>
 #include <danube/detail/executor.hpp>
 #include <danube/detail/grpc_status.hpp>
 #include <danube/detail/proto.hpp>
@@ -71,6 +72,10 @@ class client_core : public std::enable_shared_from_this<client_core> {
       credentials_ = grpc::InsecureChannelCredentials();
     }
   }
+
+  client_core(const client_core&) = delete;
+  client_core& operator=(const client_core&) = delete;
+  ~client_core() { retire_channels_(); }
 
   [[nodiscard]] const client_settings& settings() const noexcept { return settings_; }
 
@@ -231,11 +236,24 @@ class client_core : public std::enable_shared_from_this<client_core> {
     }
     timers_.stop();
     listeners_.stop();
-    std::lock_guard lock(mu_);
-    channels_.clear();
+    retire_channels_();
   }
 
  private:
+  // Channels are never destroyed here: this may run on a gRPC callback thread (see
+  // channel_reaper.hpp).
+  void retire_channels_() {
+    std::vector<std::shared_ptr<grpc::Channel>> channels;
+    {
+      std::lock_guard lock(mu_);
+      for (auto& [url, channel] : channels_) {
+        channels.push_back(std::move(channel));
+      }
+      channels_.clear();
+    }
+    channel_reaper::instance().retire(std::move(channels));
+  }
+
   [[nodiscard]] auth_context auth_context_() {
     return auth_context{[weak = weak_from_this()](std::string_view api_key) -> result<std::string> {
       const auto self = weak.lock();
