@@ -68,7 +68,7 @@ wait_consumer() {
 # --- Command-line errors: usage on stderr, exit 2; --help on stdout, exit 0 ---------------------
 cli noargs
 expect_rc "no arguments" 2
-grep -q '^usage: danube-cpp-cli <produce|consume>' "$work/noargs.err" || fail "no usage for no arguments"
+grep -q '^usage: danube-cpp-cli <produce|consume|schema>' "$work/noargs.err" || fail "no usage for no arguments"
 cli bogus produce --bogus -m x
 expect_rc "produce --bogus" 2
 grep -q "unknown argument '--bogus'" "$work/bogus.err" || fail "--bogus not named"

@@ -2,8 +2,10 @@
 //
 #include <chrono>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -31,6 +33,14 @@ inline danube_cli::consume_args consume(std::initializer_list<std::string_view> 
   REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().message));
   REQUIRE(std::holds_alternative<danube_cli::consume_args>(*r));
   return std::get<danube_cli::consume_args>(*r);
+}
+
+template <class Args>
+Args parsed_as(std::initializer_list<std::string_view> args) {
+  auto r = parse(args);
+  REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().message));
+  REQUIRE(std::holds_alternative<Args>(*r));
+  return std::get<Args>(*r);
 }
 
 // The usage error's message, or "" when the command line parsed.
@@ -220,6 +230,168 @@ TEST_SUITE("cli args") {
       CHECK(contains(consume_usage, "--" + std::string(f.long_name)));
     }
     CHECK(contains(danube_cli::usage(danube_cli::subcommand::none), "produce"));
+    CHECK(contains(danube_cli::usage(danube_cli::subcommand::none), "schema"));
+    const auto schema_usage = danube_cli::usage(danube_cli::subcommand::schema);
+    for (const auto* action : {"register", "get", "versions", "check"}) {
+      CHECK(contains(schema_usage, action));
+    }
+    const std::pair<danube_cli::subcommand, std::span<const danube_cli::flag_spec>> schema_tables[] = {
+        {danube_cli::subcommand::schema_register, danube_cli::schema_register_flags},
+        {danube_cli::subcommand::schema_get, danube_cli::schema_get_flags},
+        {danube_cli::subcommand::schema_versions, danube_cli::schema_versions_flags},
+        {danube_cli::subcommand::schema_check, danube_cli::schema_check_flags},
+    };
+    for (const auto& [which, table] : schema_tables) {
+      const auto text = danube_cli::usage(which);
+      for (const auto& f : table) {
+        CHECK(contains(text, "--" + std::string(f.long_name)));
+      }
+      for (const auto& f : danube_cli::connection_flags) {
+        CHECK(contains(text, "--" + std::string(f.long_name)));
+      }
+    }
+  }
+
+  TEST_CASE("produce: schema flags") {
+    const auto none = produce({"produce", "-m", "x"});
+    CHECK_FALSE(none.schema_subject);
+    CHECK_FALSE(none.schema_version);
+    CHECK_FALSE(none.schema_min_version);
+    const auto latest = produce({"produce", "-m", "x", "--schema-subject", "orders"});
+    CHECK(latest.schema_subject == "orders");
+    CHECK_FALSE(latest.schema_version);
+    const auto pinned = produce({"produce", "-m", "x", "--schema-subject=orders", "--schema-version", "2"});
+    CHECK(pinned.schema_version == 2U);
+    CHECK_FALSE(pinned.schema_min_version);
+    const auto minimum = produce({"produce", "-m", "x", "--schema-subject", "orders", "--schema-min-version=3"});
+    CHECK(minimum.schema_min_version == 3U);
+    CHECK_FALSE(minimum.schema_version);
+
+    CHECK(contains(error_of({"produce", "-m", "x", "--schema-version", "1"}), "need --schema-subject"));
+    CHECK(contains(error_of({"produce", "-m", "x", "--schema-min-version", "1"}), "need --schema-subject"));
+    CHECK(contains(
+        error_of({"produce", "-m", "x", "--schema-subject", "s", "--schema-version", "1", "--schema-min-version", "1"}),
+        "not both"));
+    CHECK(contains(error_of({"produce", "-m", "x", "--schema-subject", "s", "--schema-version", "0"}),
+                   "--schema-version needs a version >= 1, not '0'"));
+    CHECK(contains(error_of({"produce", "-m", "x", "--schema-subject", "s", "--schema-min-version", "v2"}),
+                   "--schema-min-version needs a version >= 1"));
+    CHECK(contains(error_of({"produce", "-m", "x", "--schema-subject", ""}), "a non-empty subject"));
+    CHECK(contains(error_of({"consume", "--schema-subject", "s"}), "unknown argument '--schema-subject'"));
+  }
+
+  TEST_CASE("schema register") {
+    const auto r = parsed_as<danube_cli::schema_register_args>(
+        {"schema",       "register",    "-s",    "https://b:1", "--subject",     "orders",
+         "--type",       "json_schema", "-f",    "o.json",      "--description", "the orders",
+         "--created-by", "ops",         "--tag", "a",           "--tag",         "b",
+         "--token",      "jwt"});
+    CHECK(r.connection.service_addr == "https://b:1");
+    CHECK(r.connection.token == "jwt");
+    CHECK(r.subject == "orders");
+    CHECK(r.type == danube::schema_type::json_schema);
+    CHECK(r.file == "o.json");
+    CHECK(r.description == "the orders");
+    CHECK(r.created_by == "ops");
+    CHECK(r.tags == std::vector<std::string>{"a", "b"});
+
+    const auto minimal = parsed_as<danube_cli::schema_register_args>(
+        {"schema", "register", "--subject", "s", "--type", "string"});  // no definition needed
+    CHECK(minimal.type == danube::schema_type::string);
+    CHECK_FALSE(minimal.file);
+    CHECK_FALSE(minimal.description);
+    CHECK_FALSE(minimal.created_by);
+    CHECK(minimal.tags.empty());
+    CHECK(minimal.connection.service_addr == "http://127.0.0.1:6650");
+    CHECK(parsed_as<danube_cli::schema_register_args>(
+              {"schema", "register", "--subject", "s", "--type", "AVRO", "--file=a.avsc"})
+              .type == danube::schema_type::avro);
+    CHECK(parsed_as<danube_cli::schema_register_args>(
+              {"schema", "register", "--subject", "s", "--type", "protobuf", "-fp.proto"})
+              .file == "p.proto");
+    CHECK(parsed_as<danube_cli::schema_register_args>({"schema", "register", "--subject", "s", "--type", "number"})
+              .type == danube::schema_type::number);
+    CHECK(
+        parsed_as<danube_cli::schema_register_args>({"schema", "register", "--subject", "s", "--type", "bytes"}).type ==
+        danube::schema_type::bytes);
+
+    CHECK(contains(error_of({"schema", "register", "--type", "string"}), "needs --subject"));
+    CHECK(contains(error_of({"schema", "register", "--subject", "s"}), "needs --type"));
+    CHECK(contains(error_of({"schema", "register", "--subject", "s", "--type", "json_schema"}),
+                   "a json_schema schema needs its definition: -f/--file PATH"));
+    CHECK(contains(error_of({"schema", "register", "--subject", "s", "--type", "xml"}),
+                   "--type needs json_schema, avro, protobuf, string, bytes or number, not 'xml'"));
+    CHECK(contains(error_of({"schema", "register", "--subject", "", "--type", "string"}), "a non-empty subject"));
+    CHECK(contains(error_of({"schema", "register", "--subject", "s", "--type", "string", "--subject", "t"}),
+                   "--subject was given more than once"));
+    CHECK(contains(error_of({"schema", "register", "--subject", "s", "--type", "string", "--id", "1"}),
+                   "unknown argument '--id'"));
+  }
+
+  TEST_CASE("schema get") {
+    const auto by_id = parsed_as<danube_cli::schema_get_args>({"schema", "get", "--id", "7"});
+    CHECK(by_id.id == 7U);
+    CHECK_FALSE(by_id.version);
+    CHECK_FALSE(by_id.subject);
+    const auto versioned = parsed_as<danube_cli::schema_get_args>({"schema", "get", "--id", "7", "--version", "2"});
+    CHECK(versioned.version == 2U);
+    const auto by_subject = parsed_as<danube_cli::schema_get_args>({"schema", "get", "--subject", "orders"});
+    CHECK(by_subject.subject == "orders");
+    CHECK_FALSE(by_subject.id);
+
+    CHECK(contains(error_of({"schema", "get"}), "either --id N or --subject SUBJECT"));
+    CHECK(contains(error_of({"schema", "get", "--id", "1", "--subject", "s"}), "either --id N or --subject"));
+    CHECK(
+        contains(error_of({"schema", "get", "--subject", "s", "--version", "1"}), "--version only applies with --id"));
+    CHECK(contains(error_of({"schema", "get", "--id", "0"}), "--id needs a schema id >= 1, not '0'"));
+    CHECK(contains(error_of({"schema", "get", "--id", "1", "--version", "0"}), "--version needs a version >= 1"));
+  }
+
+  TEST_CASE("schema versions and check") {
+    const auto v = parsed_as<danube_cli::schema_versions_args>({"schema", "versions", "--subject", "orders"});
+    CHECK(v.subject == "orders");
+    CHECK(contains(error_of({"schema", "versions"}), "needs --subject"));
+    CHECK(
+        contains(error_of({"schema", "versions", "--subject", "s", "--type", "string"}), "unknown argument '--type'"));
+
+    const auto c = parsed_as<danube_cli::schema_check_args>(
+        {"schema", "check", "--subject", "orders", "--type", "json", "-f", "v2.json", "--mode", "full"});
+    CHECK(c.subject == "orders");
+    CHECK(c.type == danube::schema_type::json_schema);
+    CHECK(c.file == "v2.json");
+    CHECK(c.mode == danube::compatibility_mode::full);
+    CHECK_FALSE(parsed_as<danube_cli::schema_check_args>(
+                    {"schema", "check", "--subject", "orders", "--type", "avro", "-f", "v2.avsc"})
+                    .mode);
+    CHECK(contains(error_of({"schema", "check", "--type", "avro", "-f", "x"}), "needs --subject"));
+    CHECK(contains(error_of({"schema", "check", "--subject", "s", "-f", "x"}), "needs --type"));
+    CHECK(contains(error_of({"schema", "check", "--subject", "s", "--type", "string"}), "-f/--file PATH"));
+    CHECK(contains(error_of({"schema", "check", "--subject", "s", "--type", "avro", "-f", "x", "--mode", "strict"}),
+                   "--mode needs none, backward, forward or full, not 'strict'"));
+  }
+
+  TEST_CASE("schema: actions, help and whose usage") {
+    CHECK(contains(error_of({"schema"}), "missing schema action"));
+    CHECK(contains(error_of({"schema", "delete"}), "unknown schema action 'delete'"));
+    const auto missing = parse({"schema"});
+    REQUIRE_FALSE(missing);
+    CHECK(missing.error().topic == danube_cli::subcommand::schema);
+    const auto bad_flag = parse({"schema", "check", "--bogus"});
+    REQUIRE_FALSE(bad_flag);
+    CHECK(bad_flag.error().topic == danube_cli::subcommand::schema_check);
+
+    for (const auto* h : {"-h", "--help", "help"}) {
+      const auto r = parse({"schema", h});
+      REQUIRE(r);
+      CHECK(std::get<danube_cli::help_request>(*r).topic == danube_cli::subcommand::schema);
+    }
+    const auto reg = parse({"schema", "register", "--help"});
+    REQUIRE(reg);
+    CHECK(std::get<danube_cli::help_request>(*reg).topic == danube_cli::subcommand::schema_register);
+    const auto get = parse({"schema", "get", "-h"});
+    REQUIRE(get);
+    CHECK(std::get<danube_cli::help_request>(*get).topic == danube_cli::subcommand::schema_get);
+    CHECK(contains(danube_cli::usage(danube_cli::subcommand::schema_check), "0 compatible, 1 not compatible"));
   }
 }
 

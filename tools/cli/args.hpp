@@ -6,6 +6,7 @@
 #include <danube/consumer_options.hpp>
 #include <danube/error.hpp>
 #include <danube/message.hpp>
+#include <danube/schema_types.hpp>
 
 #include <algorithm>
 #include <array>
@@ -55,6 +56,10 @@ struct produce_args {
   std::chrono::milliseconds interval = default_interval;
   bool reliable = false;
   std::optional<std::string> key;  // -k: routing key (send_with_key)
+  // --schema-subject: publish with this registry subject (its latest version unless pinned).
+  std::optional<std::string> schema_subject;
+  std::optional<std::uint32_t> schema_version;      // --schema-version: exactly this version
+  std::optional<std::uint32_t> schema_min_version;  // --schema-min-version: the latest, at least this
 };
 
 struct consume_args {
@@ -69,7 +74,49 @@ struct consume_args {
   bool json = false;
 };
 
-enum class subcommand : std::uint8_t { none, produce, consume };
+// schema register: a new version of --subject from --file (or the existing one with that content).
+struct schema_register_args {
+  connection_args connection;
+  std::string subject;
+  danube::schema_type type = danube::schema_type::bytes;
+  std::optional<std::string> file;  // required for json_schema, avro and protobuf
+  std::optional<std::string> description;
+  std::optional<std::string> created_by;
+  std::vector<std::string> tags;
+};
+
+// schema get: by --id (latest or --version) or by --subject (its latest version).
+struct schema_get_args {
+  connection_args connection;
+  std::optional<std::uint64_t> id;
+  std::optional<std::uint32_t> version;
+  std::optional<std::string> subject;
+};
+
+struct schema_versions_args {
+  connection_args connection;
+  std::string subject;
+};
+
+// schema check: would --file be compatible with --subject's latest version (registers nothing).
+struct schema_check_args {
+  connection_args connection;
+  std::string subject;
+  danube::schema_type type = danube::schema_type::bytes;
+  std::string file;
+  std::optional<danube::compatibility_mode> mode;
+};
+
+enum class subcommand : std::uint8_t {
+  none,
+  produce,
+  consume,
+  schema,  // the group: `schema --help` lists its actions
+  schema_register,
+  schema_get,
+  schema_versions,
+  schema_check,
+};
 
 // -h/--help: print the usage of `topic` on stdout and exit 0.
 struct help_request {
@@ -82,7 +129,8 @@ struct usage_error {
   subcommand topic = subcommand::none;
 };
 
-using command = std::variant<produce_args, consume_args, help_request>;
+using command = std::variant<produce_args, consume_args, schema_register_args, schema_get_args, schema_versions_args,
+                             schema_check_args, help_request>;
 
 // ---------------------------------------------------------------------------------------------
 // The flags. The tables drive both the parser and the usage text, so they cannot disagree. Each
@@ -112,6 +160,17 @@ enum class flag : std::uint8_t {
   key_file,
   insecure_plaintext_credentials,
   help,
+  schema_subject,
+  schema_version,
+  schema_min_version,
+  subject,
+  schema_type,
+  description,
+  created_by,
+  tag,
+  schema_id,
+  version,
+  mode,
 };
 
 struct flag_spec {
@@ -135,7 +194,7 @@ inline constexpr std::array<flag_spec, 7> connection_flags{{
     {flag::help, 'h', "help", "", false, "print this help and exit"},
 }};
 
-inline constexpr std::array<flag_spec, 10> produce_flags{{
+inline constexpr std::array<flag_spec, 13> produce_flags{{
     {flag::topic, 't', "topic", "TOPIC", false, "topic to publish to (default /default/test_topic)"},
     {flag::producer_name, 'n', "producer-name", "NAME", false, "producer name (default danube-cpp-cli-producer)"},
     {flag::message, 'm', "message", "TEXT", false, "payload; with --count N > 1, message i is TEXT-i"},
@@ -146,6 +205,37 @@ inline constexpr std::array<flag_spec, 10> produce_flags{{
     {flag::interval, 'i', "interval", "MS", false, "pause between messages (default 500; 0 = as fast as possible)"},
     {flag::reliable, '\0', "reliable", "", false, "reliable dispatch: the broker stores and redelivers"},
     {flag::key, 'k', "key", "KEY", false, "routing key: picks the partition, drives key_shared dispatch"},
+    {flag::schema_subject, '\0', "schema-subject", "SUBJECT", false,
+     "publish with this registry subject (its latest version by default)"},
+    {flag::schema_version, '\0', "schema-version", "N", false, "with --schema-subject: exactly version N"},
+    {flag::schema_min_version, '\0', "schema-min-version", "N", false,
+     "with --schema-subject: the latest version, which must be at least N"},
+}};
+
+inline constexpr std::array<flag_spec, 6> schema_register_flags{{
+    {flag::subject, '\0', "subject", "SUBJECT", false, "the subject to register a version of (required)"},
+    {flag::schema_type, '\0', "type", "TYPE", false, "json_schema, avro, protobuf, string, bytes or number (required)"},
+    {flag::file, 'f', "file", "PATH", false, "the schema definition (required for json_schema, avro, protobuf)"},
+    {flag::description, '\0', "description", "TEXT", false, "a description of this version"},
+    {flag::created_by, '\0', "created-by", "NAME", false, "who registers it (default danube-cpp)"},
+    {flag::tag, '\0', "tag", "TAG", true, "a tag (repeatable)"},
+}};
+
+inline constexpr std::array<flag_spec, 3> schema_get_flags{{
+    {flag::schema_id, '\0', "id", "N", false, "the schema id (its latest version, or --version)"},
+    {flag::version, '\0', "version", "N", false, "with --id: this version"},
+    {flag::subject, '\0', "subject", "SUBJECT", false, "the subject's latest version (instead of --id)"},
+}};
+
+inline constexpr std::array<flag_spec, 1> schema_versions_flags{{
+    {flag::subject, '\0', "subject", "SUBJECT", false, "the subject (required)"},
+}};
+
+inline constexpr std::array<flag_spec, 4> schema_check_flags{{
+    {flag::subject, '\0', "subject", "SUBJECT", false, "the subject to check against (required)"},
+    {flag::schema_type, '\0', "type", "TYPE", false, "json_schema, avro, protobuf, string, bytes or number (required)"},
+    {flag::file, 'f', "file", "PATH", false, "the candidate definition (required)"},
+    {flag::mode, '\0', "mode", "MODE", false, "none, backward, forward or full (default: the subject's mode)"},
 }};
 
 inline constexpr std::array<flag_spec, 8> consume_flags{{
@@ -186,11 +276,38 @@ inline void append_flag_lines(std::string& out, std::span<const flag_spec> flags
   switch (topic) {
     case subcommand::none:
       out =
-          "usage: danube-cpp-cli <produce|consume> [FLAGS]\n"
+          "usage: danube-cpp-cli <produce|consume|schema> [FLAGS]\n"
           "  produce    publish messages to a topic\n"
           "  consume    receive (and acknowledge) messages from a subscription\n"
-          "Run 'danube-cpp-cli produce --help' or 'danube-cpp-cli consume --help' for the flags.\n";
+          "  schema     register, get, list versions of and check schemas (schema registry)\n"
+          "Run 'danube-cpp-cli produce --help', 'danube-cpp-cli consume --help' or\n"
+          "'danube-cpp-cli schema --help' for the flags.\n";
       return out;
+    case subcommand::schema:
+      out =
+          "usage: danube-cpp-cli schema <register|get|versions|check> [FLAGS]\n"
+          "  register   register a schema version under a subject\n"
+          "  get        print a schema version and its definition\n"
+          "  versions   list the versions of a subject\n"
+          "  check      check a definition's compatibility with a subject (exit 0 compatible, 1 not)\n"
+          "Run 'danube-cpp-cli schema <action> --help' for the flags.\n";
+      return out;
+    case subcommand::schema_register:
+      out = "usage: danube-cpp-cli schema register [-s URL] --subject SUBJECT --type TYPE [-f PATH] [FLAGS]\n";
+      detail::append_flag_lines(out, schema_register_flags);
+      break;
+    case subcommand::schema_get:
+      out = "usage: danube-cpp-cli schema get [-s URL] (--id N [--version V] | --subject SUBJECT)\n";
+      detail::append_flag_lines(out, schema_get_flags);
+      break;
+    case subcommand::schema_versions:
+      out = "usage: danube-cpp-cli schema versions [-s URL] --subject SUBJECT\n";
+      detail::append_flag_lines(out, schema_versions_flags);
+      break;
+    case subcommand::schema_check:
+      out = "usage: danube-cpp-cli schema check [-s URL] --subject SUBJECT --type TYPE -f PATH [--mode MODE]\n";
+      detail::append_flag_lines(out, schema_check_flags);
+      break;
     case subcommand::produce:
       out = "usage: danube-cpp-cli produce [-s URL] [-t TOPIC] (-m TEXT | -f PATH) [FLAGS]\n";
       detail::append_flag_lines(out, produce_flags);
@@ -202,7 +319,11 @@ inline void append_flag_lines(std::string& out, std::span<const flag_spec> flags
   }
   out += "connection:\n";
   detail::append_flag_lines(out, connection_flags);
-  out += "Exit status: 0 success, 1 failure (an 'error: <code>: <message>' line on stderr), 2 bad usage.\n";
+  if (topic == subcommand::schema_check) {
+    out += "Exit status: 0 compatible, 1 not compatible or a failure, 2 bad usage.\n";
+  } else {
+    out += "Exit status: 0 success, 1 failure (an 'error: <code>: <message>' line on stderr), 2 bad usage.\n";
+  }
   return out;
 }
 
@@ -352,7 +473,7 @@ struct matched_flag {
 // argv without the program name: {"produce", "-t", "/default/x", ...}.
 [[nodiscard]] inline std::expected<command, usage_error> parse_command_line(std::span<const std::string_view> args) {
   if (args.empty()) {
-    return std::unexpected(usage_error{"missing subcommand: produce or consume", subcommand::none});
+    return std::unexpected(usage_error{"missing subcommand: produce, consume or schema", subcommand::none});
   }
   const auto first = args.front();
   if (first == "-h" || first == "--help" || first == "help") {
@@ -360,25 +481,66 @@ struct matched_flag {
   }
   subcommand which = subcommand::none;
   std::span<const flag_spec> own;
+  std::size_t flags_start = 1;
   if (first == "produce") {
     which = subcommand::produce;
     own = produce_flags;
   } else if (first == "consume") {
     which = subcommand::consume;
     own = consume_flags;
+  } else if (first == "schema") {
+    if (args.size() < 2) {
+      return std::unexpected(
+          usage_error{"missing schema action: register, get, versions or check", subcommand::schema});
+    }
+    const auto action = args[1];
+    flags_start = 2;
+    if (action == "-h" || action == "--help" || action == "help") {
+      return help_request{subcommand::schema};
+    }
+    if (action == "register") {
+      which = subcommand::schema_register;
+      own = schema_register_flags;
+    } else if (action == "get") {
+      which = subcommand::schema_get;
+      own = schema_get_flags;
+    } else if (action == "versions") {
+      which = subcommand::schema_versions;
+      own = schema_versions_flags;
+    } else if (action == "check") {
+      which = subcommand::schema_check;
+      own = schema_check_flags;
+    } else {
+      return std::unexpected(
+          usage_error{"unknown schema action '" + std::string(action) + "' (expected register, get, versions or check)",
+                      subcommand::schema});
+    }
   } else {
-    return std::unexpected(
-        usage_error{"unknown subcommand '" + std::string(first) + "' (expected produce or consume)", subcommand::none});
+    return std::unexpected(usage_error{
+        "unknown subcommand '" + std::string(first) + "' (expected produce, consume or schema)", subcommand::none});
   }
   const std::array<std::span<const flag_spec>, 2> tables{own, std::span<const flag_spec>(connection_flags)};
   const auto fail = [&](std::string message) { return std::unexpected(usage_error{std::move(message), which}); };
 
   produce_args produce;
   consume_args consume;
-  connection_args& connection = which == subcommand::produce ? produce.connection : consume.connection;
+  connection_args schema_connection;
+  connection_args& connection = which == subcommand::produce   ? produce.connection
+                                : which == subcommand::consume ? consume.connection
+                                                               : schema_connection;
+  // The values of the schema actions' flags, checked per action after the loop.
+  std::optional<std::string> subject;
+  std::optional<danube::schema_type> schema_kind;
+  std::optional<std::string> schema_file;
+  std::optional<std::string> description;
+  std::optional<std::string> created_by;
+  std::vector<std::string> tags;
+  std::optional<std::uint64_t> schema_id;
+  std::optional<std::uint32_t> version;
+  std::optional<danube::compatibility_mode> mode;
   std::vector<flag> seen;
 
-  for (std::size_t i = 1; i < args.size(); ++i) {
+  for (std::size_t i = flags_start; i < args.size(); ++i) {
     const auto arg = args[i];
     const auto matched = detail::match_flag(arg, tables);
     if (!matched) {
@@ -428,7 +590,7 @@ struct matched_flag {
       case flag::producer_name: produce.producer_name = std::string(value); break;
       case flag::consumer_name: consume.consumer_name = std::string(value); break;
       case flag::message: produce.message = std::string(value); break;
-      case flag::file: produce.file = std::string(value); break;
+      case flag::file: (which == subcommand::produce ? produce.file : schema_file) = std::string(value); break;
       case flag::attributes: {
         auto parsed = parse_attributes(value);
         if (!parsed) {
@@ -489,6 +651,58 @@ struct matched_flag {
         break;
       }
       case flag::json: consume.json = true; break;
+      case flag::schema_subject:
+        if (value.empty()) {
+          return bad_value("a non-empty subject");
+        }
+        produce.schema_subject = std::string(value);
+        break;
+      case flag::schema_version:
+      case flag::schema_min_version:
+      case flag::version: {
+        const auto n = detail::parse_unsigned<std::uint32_t>(value);
+        if (!n || *n == 0) {
+          return bad_value("a version >= 1");
+        }
+        (spec.id == flag::schema_version       ? produce.schema_version
+         : spec.id == flag::schema_min_version ? produce.schema_min_version
+                                               : version) = *n;
+        break;
+      }
+      case flag::subject:
+        if (value.empty()) {
+          return bad_value("a non-empty subject");
+        }
+        subject = std::string(value);
+        break;
+      case flag::schema_type:
+        schema_kind = danube::schema_type_from_string(value);
+        if (!schema_kind) {
+          return bad_value("json_schema, avro, protobuf, string, bytes or number");
+        }
+        break;
+      case flag::description: description = std::string(value); break;
+      case flag::created_by: created_by = std::string(value); break;
+      case flag::tag:
+        if (value.empty()) {
+          return bad_value("a non-empty tag");
+        }
+        tags.emplace_back(value);
+        break;
+      case flag::schema_id: {
+        const auto n = detail::parse_unsigned<std::uint64_t>(value);
+        if (!n || *n == 0) {
+          return bad_value("a schema id >= 1");
+        }
+        schema_id = *n;
+        break;
+      }
+      case flag::mode:
+        mode = danube::compatibility_mode_from_string(value);
+        if (!mode) {
+          return bad_value("none, backward, forward or full");
+        }
+        break;
       case flag::help: break;  // handled above
     }
   }
@@ -496,7 +710,69 @@ struct matched_flag {
   if (connection.token && connection.token->empty()) {
     return fail("--token needs a non-empty value");
   }
+  switch (which) {
+    case subcommand::schema_register: {
+      if (!subject) {
+        return fail("schema register needs --subject SUBJECT");
+      }
+      if (!schema_kind) {
+        return fail("schema register needs --type TYPE");
+      }
+      const bool has_text = *schema_kind == danube::schema_type::json_schema ||
+                            *schema_kind == danube::schema_type::avro || *schema_kind == danube::schema_type::protobuf;
+      if (has_text && !schema_file) {
+        return fail("a " + std::string(danube::to_string(*schema_kind)) +
+                    " schema needs its definition: -f/--file PATH");
+      }
+      return schema_register_args{.connection = std::move(schema_connection),
+                                  .subject = std::move(*subject),
+                                  .type = *schema_kind,
+                                  .file = std::move(schema_file),
+                                  .description = std::move(description),
+                                  .created_by = std::move(created_by),
+                                  .tags = std::move(tags)};
+    }
+    case subcommand::schema_get:
+      if (schema_id.has_value() == subject.has_value()) {
+        return fail("schema get needs either --id N or --subject SUBJECT");
+      }
+      if (version && !schema_id) {
+        return fail("--version only applies with --id");
+      }
+      return schema_get_args{.connection = std::move(schema_connection),
+                             .id = schema_id,
+                             .version = version,
+                             .subject = std::move(subject)};
+    case subcommand::schema_versions:
+      if (!subject) {
+        return fail("schema versions needs --subject SUBJECT");
+      }
+      return schema_versions_args{.connection = std::move(schema_connection), .subject = std::move(*subject)};
+    case subcommand::schema_check:
+      if (!subject) {
+        return fail("schema check needs --subject SUBJECT");
+      }
+      if (!schema_kind) {
+        return fail("schema check needs --type TYPE");
+      }
+      if (!schema_file) {
+        return fail("schema check needs the candidate definition: -f/--file PATH");
+      }
+      return schema_check_args{.connection = std::move(schema_connection),
+                               .subject = std::move(*subject),
+                               .type = *schema_kind,
+                               .file = std::move(*schema_file),
+                               .mode = mode};
+    default: break;
+  }
+
   if (which == subcommand::produce) {
+    if ((produce.schema_version || produce.schema_min_version) && !produce.schema_subject) {
+      return fail("--schema-version and --schema-min-version need --schema-subject");
+    }
+    if (produce.schema_version && produce.schema_min_version) {
+      return fail("give either --schema-version or --schema-min-version, not both");
+    }
     if (produce.message && produce.file) {
       return fail("give the payload either with -m/--message or with -f/--file, not both");
     }

@@ -2,6 +2,7 @@
 //
 //   danube-cpp-cli produce -s http://127.0.0.1:6650 -t /default/orders -m hello -c 10 -i 0
 //   danube-cpp-cli consume -s http://127.0.0.1:6650 -t /default/orders -m audit --count 10 --json
+//   danube-cpp-cli schema register -s http://127.0.0.1:6650 --subject orders --type json_schema -f orders.json
 //
 // Exit status: 0 success; 1 a failure, reported as "error: <code>: <message>" on stderr; 2 a command
 // line that cannot be used (the usage or the reason on stderr).
@@ -21,6 +22,8 @@
 #include <danube/policies/tls.hpp>
 #include <danube/producer.hpp>
 #include <danube/producer_options.hpp>
+#include <danube/schema_registry.hpp>
+#include <danube/schema_types.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -39,6 +42,7 @@
 #include <variant>
 #include <vector>
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 namespace {
@@ -172,6 +176,15 @@ int produce(const danube_cli::produce_args& a, const danube_cli::security_plan& 
     if (a.reliable) {
       builder.dispatch(danube::dispatch_strategy::reliable);
     }
+    if (a.schema_subject) {
+      builder.schema(*a.schema_subject);
+      if (a.schema_version) {
+        builder.schema_version(*a.schema_version);
+      }
+      if (a.schema_min_version) {
+        builder.schema_min_version(*a.schema_min_version);
+      }
+    }
     auto producer = builder.build();
     if (!producer) {
       return report(producer.error());
@@ -304,6 +317,131 @@ int consume(const danube_cli::consume_args& a, const danube_cli::security_plan& 
   });
 }
 
+// ---------------------------------------------------------------------------------------------
+// schema
+
+// Writes `text` to stdout, flushed.
+int print_out(const std::string& text) {
+  if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0) {
+    return report(danube::error(danube::errc::internal, "cannot write to standard output"));
+  }
+  return 0;
+}
+
+std::string utc_time(std::chrono::system_clock::time_point t) {
+  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", std::chrono::floor<std::chrono::seconds>(t));
+}
+
+std::string join(const std::vector<std::string>& parts, std::string_view separator) {
+  std::string out;
+  for (const auto& part : parts) {
+    if (!out.empty()) {
+      out += separator;
+    }
+    out += part;
+  }
+  return out;
+}
+
+int schema_register(const danube_cli::schema_register_args& a, const danube_cli::security_plan& plan) {
+  std::optional<std::string> definition;
+  if (a.file) {
+    auto bytes = read_payload_file(*a.file);
+    if (!bytes) {
+      return report(bytes.error());
+    }
+    definition = std::move(*bytes);
+  }
+  return with_client(a.connection, plan, std::nullopt, [&](auto& client) -> int {
+    auto builder = client.schema_registry().register_schema(a.subject);
+    builder.type(a.type);
+    if (definition) {
+      builder.definition(std::move(*definition));
+    }
+    if (a.description) {
+      builder.description(*a.description);
+    }
+    if (a.created_by) {
+      builder.created_by(*a.created_by);
+    }
+    if (!a.tags.empty()) {
+      builder.tags(a.tags);
+    }
+    auto registered = builder.execute();
+    if (!registered) {
+      return report(registered.error());
+    }
+    return print_out(fmt::format("subject: {}\nschema_id: {}\nversion: {}\nstatus: {}\nfingerprint: {}\n", a.subject,
+                                 registered->schema_id, registered->version,
+                                 registered->is_new_version ? "new" : "existing", registered->fingerprint));
+  });
+}
+
+int schema_get(const danube_cli::schema_get_args& a, const danube_cli::security_plan& plan) {
+  return with_client(a.connection, plan, std::nullopt, [&](auto& client) -> int {
+    const auto registry = client.schema_registry();
+    auto info = a.id ? registry.get_schema(*a.id, a.version) : registry.latest(*a.subject);
+    if (!info) {
+      return report(info.error());
+    }
+    std::string out = fmt::format(
+        "subject: {}\nschema_id: {}\nversion: {}\ntype: {}\ncompatibility: {}\ndescription: {}\ncreated_by: {}\n"
+        "created_at: {}\ntags: {}\nfingerprint: {}\ndefinition:\n",
+        info->subject, info->schema_id, info->version, danube::to_string(info->type),
+        danube::to_string(info->compatibility), info->description, info->created_by, utc_time(info->created_at),
+        join(info->tags, ","), info->fingerprint);
+    out += info->definition();
+    if (!out.ends_with('\n')) {
+      out += '\n';
+    }
+    return print_out(out);
+  });
+}
+
+int schema_versions(const danube_cli::schema_versions_args& a, const danube_cli::security_plan& plan) {
+  return with_client(a.connection, plan, std::nullopt, [&](auto& client) -> int {
+    auto versions = client.schema_registry().versions(a.subject);
+    if (!versions) {
+      return report(versions.error());
+    }
+    std::string out;
+    for (const auto& v : *versions) {
+      out += fmt::format("version {} schema_id {} created_at {} created_by {} fingerprint {}", v.version, v.schema_id,
+                         utc_time(v.created_at), v.created_by.empty() ? "-" : v.created_by, v.fingerprint);
+      if (!v.description.empty()) {
+        out += " description ";
+        out += v.description;
+      }
+      out += '\n';
+    }
+    return print_out(out);
+  });
+}
+
+int schema_check(const danube_cli::schema_check_args& a, const danube_cli::security_plan& plan) {
+  auto definition = read_payload_file(a.file);
+  if (!definition) {
+    return report(definition.error());
+  }
+  return with_client(a.connection, plan, std::nullopt, [&](auto& client) -> int {
+    auto checked = client.schema_registry().check_compatibility(a.subject, std::move(*definition), a.type, a.mode);
+    if (!checked) {
+      return report(checked.error());
+    }
+    if (checked->compatible) {
+      return print_out("compatible\n");
+    }
+    std::string out = "not compatible\n";
+    for (const auto& reason : checked->errors) {
+      out += "  ";
+      out += reason;
+      out += '\n';
+    }
+    print_out(out);
+    return 1;
+  });
+}
+
 int run(int argc, char** argv) {
   const std::vector<std::string_view> args(argv + 1, argv + argc);
   auto parsed = danube_cli::parse_command_line(args);
@@ -327,9 +465,25 @@ int run(int argc, char** argv) {
     const auto plan = plan_for(p->connection);
     return plan ? produce(*p, *plan) : 2;
   }
-  const auto& c = std::get<danube_cli::consume_args>(*parsed);
-  const auto plan = plan_for(c.connection);
-  return plan ? consume(c, *plan) : 2;
+  if (const auto* c = std::get_if<danube_cli::consume_args>(&*parsed)) {
+    const auto plan = plan_for(c->connection);
+    return plan ? consume(*c, *plan) : 2;
+  }
+  if (const auto* r = std::get_if<danube_cli::schema_register_args>(&*parsed)) {
+    const auto plan = plan_for(r->connection);
+    return plan ? schema_register(*r, *plan) : 2;
+  }
+  if (const auto* g = std::get_if<danube_cli::schema_get_args>(&*parsed)) {
+    const auto plan = plan_for(g->connection);
+    return plan ? schema_get(*g, *plan) : 2;
+  }
+  if (const auto* v = std::get_if<danube_cli::schema_versions_args>(&*parsed)) {
+    const auto plan = plan_for(v->connection);
+    return plan ? schema_versions(*v, *plan) : 2;
+  }
+  const auto& k = std::get<danube_cli::schema_check_args>(*parsed);
+  const auto plan = plan_for(k.connection);
+  return plan ? schema_check(k, *plan) : 2;
 }
 
 }  // namespace
