@@ -125,13 +125,21 @@ class producer_core final : public closable, public std::enable_shared_from_this
       }
       schema = *resolved;
     }
+    bool closed = false;
     {
       std::lock_guard lock(mu_);
-      if (closed_) {
-        return unexpected_error(errc::closed, "the producer was closed during create()");
+      closed = closed_;
+      if (!closed) {
+        partitions_ = created;
+        schema_ = schema;
       }
-      partitions_ = std::move(created);
-      schema_ = schema;
+    }
+    if (closed) {
+      // close() ran after the partitions left pending_: they are ours to close.
+      for (const auto& partition : created) {
+        partition->close();
+      }
+      return unexpected_error(errc::closed, "the producer was closed during create()");
     }
     client_->track(weak_from_this());
     return {};
