@@ -2,11 +2,13 @@
 // delay; anything else, or the policy giving up, goes back to the caller.
 #pragma once
 
+#include <danube/detail/scheduler.hpp>
 #include <danube/error.hpp>
 
 #include <chrono>
 #include <functional>
 #include <optional>
+#include <utility>
 
 namespace danube::detail {
 
@@ -29,6 +31,22 @@ template <class Attempt, class Wait>
     if (!wait(*delay)) {
       return unexpected_error(errc::closed, "closed while waiting to retry: " + outcome.error().message());
     }
+  }
+}
+
+// The non-blocking counterpart of with_retries, for one failed attempt: a retryable failure the
+// policy still allows runs `again()` on `timers` after the policy's delay; anything else (or a
+// stopped scheduler: the client is closing) goes to `give_up(error)`.
+template <class Again, class GiveUp>
+void retry_later(scheduler& timers, const retry_schedule& schedule, error failure, unsigned attempt, bool closed,
+                 Again again, GiveUp give_up) {
+  const auto delay = failure.retryable() && !closed ? schedule(failure, attempt) : std::nullopt;
+  if (!delay) {
+    give_up(std::move(failure));
+    return;
+  }
+  if (timers.schedule(*delay, std::move(again)) == 0) {
+    give_up(error(errc::closed, "the client is closed"));
   }
 }
 

@@ -10,6 +10,7 @@
 #include <danube/detail/message_access.hpp>
 #include <danube/detail/proto.hpp>
 #include <danube/detail/receive_queue.hpp>
+#include <danube/detail/resolve_async.hpp>
 #include <danube/detail/retry_loop.hpp>
 #include <danube/detail/stream_reader.hpp>
 #include <danube/error.hpp>
@@ -128,20 +129,9 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
       done(unexpected_error(errc::closed, "the consumer is closed"));
       return;
     }
-    wire::TopicLookupRequest lookup;
-    lookup.set_request_id(core_->next_request_id());
-    lookup.set_topic(topic_);
-    const auto via = core_->service_address();
-    async_unary<wire::Discovery>(
-        *core_, {via.broker_url, via.connect_url, false},
-        static_cast<async_method<wire::Discovery, wire::TopicLookupRequest, wire::TopicLookupResponse>>(
-            &wire::Discovery::Stub::async::TopicLookup),
-        std::move(lookup),
-        [self = shared_from_this(), via, done = std::move(done),
-         attempt](result<wire::TopicLookupResponse> answer) mutable {
-          auto address = address_for(answer ? from_wire(*answer, self->topic_)
-                                            : result<topic_lookup>(std::unexpected(std::move(answer).error())),
-                                     via);
+    resolve_topic_async(
+        *core_, topic_,
+        [self = shared_from_this(), done = std::move(done), attempt](result<broker_address> address) mutable {
           if (!address) {
             self->retry_subscribe_(std::move(done), attempt, std::move(address).error());
             return;
@@ -163,21 +153,16 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
   }
 
   void retry_subscribe_(completion done, unsigned attempt, error failure) {
-    const auto delay = failure.retryable() && !is_closed_() ? retry_(failure, attempt) : std::nullopt;
-    if (!delay) {
-      done(std::unexpected(std::move(failure)));
-      return;
-    }
-    const auto scheduled = core_->timers().schedule(*delay, [weak = weak_from_this(), done, attempt]() mutable {
-      if (const auto self = weak.lock()) {
-        self->attempt_subscribe_(std::move(done), attempt + 1);
-      } else {
-        done(unexpected_error(errc::closed, "the consumer is closed"));
-      }
-    });
-    if (scheduled == 0) {
-      done(unexpected_error(errc::closed, "the client is closed"));
-    }
+    retry_later(
+        core_->timers(), retry_, std::move(failure), attempt, is_closed_(),
+        [weak = weak_from_this(), done, attempt]() mutable {
+          if (const auto self = weak.lock()) {
+            self->attempt_subscribe_(std::move(done), attempt + 1);
+          } else {
+            done(unexpected_error(errc::closed, "the consumer is closed"));
+          }
+        },
+        [done](error e) mutable { done(std::unexpected(std::move(e))); });
   }
 
   [[nodiscard]] wire::ConsumerRequest subscribe_request_() const {

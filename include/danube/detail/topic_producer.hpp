@@ -11,6 +11,7 @@
 #include <danube/detail/grpc_status.hpp>
 #include <danube/detail/lookup.hpp>
 #include <danube/detail/proto.hpp>
+#include <danube/detail/resolve_async.hpp>
 #include <danube/detail/retry_loop.hpp>
 #include <danube/detail/schema_resolution.hpp>
 #include <danube/error.hpp>
@@ -172,27 +173,13 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
   }
 
   void attempt_create_(completion done, unsigned attempt) {
-    {
-      std::lock_guard lock(mu_);
-      if (closed_) {
-        done(unexpected_error(errc::closed, "the producer is closed"));
-        return;
-      }
+    if (is_closed_()) {
+      done(unexpected_error(errc::closed, "the producer is closed"));
+      return;
     }
-    wire::TopicLookupRequest lookup;
-    lookup.set_request_id(core_->next_request_id());
-    lookup.set_topic(topic_);
-    const auto via = core_->service_address();
-    async_unary<wire::Discovery>(
-        *core_, {via.broker_url, via.connect_url, false},
-        static_cast<async_method<wire::Discovery, wire::TopicLookupRequest, wire::TopicLookupResponse>>(
-            &wire::Discovery::Stub::async::TopicLookup),
-        std::move(lookup),
-        [self = shared_from_this(), via, done = std::move(done),
-         attempt](result<wire::TopicLookupResponse> answer) mutable {
-          auto address = address_for(answer ? from_wire(*answer, self->topic_)
-                                            : result<topic_lookup>(std::unexpected(std::move(answer).error())),
-                                     via);
+    resolve_topic_async(
+        *core_, topic_,
+        [self = shared_from_this(), done = std::move(done), attempt](result<broker_address> address) mutable {
           if (!address) {
             self->retry_create_(std::move(done), attempt, std::move(address).error());
             return;
@@ -214,26 +201,21 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
   }
 
   void retry_create_(completion done, unsigned attempt, error failure) {
-    bool closed = false;
-    {
-      std::lock_guard lock(mu_);
-      closed = closed_;
-    }
-    const auto delay = failure.retryable() && !closed ? retry_(failure, attempt) : std::nullopt;
-    if (!delay) {
-      done(std::unexpected(std::move(failure)));
-      return;
-    }
-    const auto scheduled = core_->timers().schedule(*delay, [weak = weak_from_this(), done, attempt]() mutable {
-      if (const auto self = weak.lock()) {
-        self->attempt_create_(std::move(done), attempt + 1);
-      } else {
-        done(unexpected_error(errc::closed, "the producer is closed"));
-      }
-    });
-    if (scheduled == 0) {
-      done(unexpected_error(errc::closed, "the client is closed"));
-    }
+    retry_later(
+        core_->timers(), retry_, std::move(failure), attempt, is_closed_(),
+        [weak = weak_from_this(), done, attempt]() mutable {
+          if (const auto self = weak.lock()) {
+            self->attempt_create_(std::move(done), attempt + 1);
+          } else {
+            done(unexpected_error(errc::closed, "the producer is closed"));
+          }
+        },
+        [done](error e) mutable { done(std::unexpected(std::move(e))); });
+  }
+
+  [[nodiscard]] bool is_closed_() {
+    std::lock_guard lock(mu_);
+    return closed_;
   }
 
   // The broker lost this producer (CLOSE, NOT_FOUND, retries exhausted): look the topic up again
