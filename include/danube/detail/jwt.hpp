@@ -4,6 +4,7 @@
 
 #include <danube/error.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstddef>
@@ -183,7 +184,11 @@ class json_cursor {
         if (ec != std::errc{} || end != number->data() + number->size() || seconds < 0 || seconds > 1e12) {
           return fail("the exp claim is not a valid time");
         }
-        exp = static_cast<std::int64_t>(seconds);
+        // The clock holds nanoseconds up to the year 2262: a later exp (valid for the broker) is
+        // clamped there (never due for a refresh) rather than overflowing the conversion.
+        constexpr auto latest =
+            std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::duration::max()).count();
+        exp = std::min(static_cast<std::int64_t>(seconds), static_cast<std::int64_t>(latest));
       } else if (!json.skip_value()) {
         return fail("the JWT payload is not a JSON object");
       }
