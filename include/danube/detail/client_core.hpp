@@ -171,8 +171,10 @@ class client_core : public std::enable_shared_from_this<client_core> {
   // Asks the broker at `address`, every health-check interval, whether it still knows producer or
   // consumer `id`; `on_close` runs (on a gRPC thread) each time it answers CLOSE. Errors are
   // logged and checking goes on. Returns the id for unwatch_health (0 once the client is closed).
+  // The first check runs after `first_check` (at once by default, as the other Danube clients do).
   scheduler::task_id watch_health(const broker_address& address, wire::HealthCheckRequest::ClientType kind,
-                                  std::uint64_t id, std::function<void()> on_close) {
+                                  std::uint64_t id, std::function<void()> on_close,
+                                  std::chrono::milliseconds first_check = std::chrono::milliseconds::zero()) {
     struct watch {
       std::atomic<bool> in_flight{false};
       std::function<void()> on_close;
@@ -191,8 +193,7 @@ class client_core : public std::enable_shared_from_this<client_core> {
         }
       });
     };
-    // The first check runs right away, as the other Danube clients do.
-    return timers_.schedule(std::chrono::milliseconds::zero(), std::move(check), settings_.health_check_interval);
+    return timers_.schedule(first_check, std::move(check), settings_.health_check_interval);
   }
 
   // Stops watching: no check starts after this returns.

@@ -180,14 +180,23 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
 
   // Takes a fresh subscription (first or after recovery) and moves the health check to it.
   void adopt_(broker_address address, std::uint64_t consumer_id) {
-    const auto watch =
-        core_->watch_health(address, wire::HealthCheckRequest::Consumer, consumer_id, [weak = weak_from_this()] {
+    // After a re-subscription the first check waits one interval: a broker that keeps answering
+    // CLOSE then costs one re-subscription per interval, not a storm of them.
+    bool resubscribing = false;
+    {
+      std::lock_guard lock(mu_);
+      resubscribing = resubscribing_;
+    }
+    const auto watch = core_->watch_health(
+        address, wire::HealthCheckRequest::Consumer, consumer_id,
+        [weak = weak_from_this()] {
           if (const auto self = weak.lock()) {
             self->core_->log(log_level::warn, "health check: the broker answered CLOSE for consumer " +
                                                   self->options_.consumer_name + " on " + self->topic_);
             self->resubscribe_();
           }
-        });
+        },
+        resubscribing ? core_->settings().health_check_interval : std::chrono::milliseconds::zero());
     scheduler::task_id previous = 0;
     bool closed = false;
     {

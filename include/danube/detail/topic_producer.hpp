@@ -147,14 +147,23 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
     if (!ch) {
       return std::unexpected(std::move(ch).error());
     }
-    const auto watch =
-        core_->watch_health(address, wire::HealthCheckRequest::Producer, producer_id, [weak = weak_from_this()] {
+    // After a re-creation the first check waits one interval: a broker that keeps answering CLOSE
+    // then costs one re-creation per interval, not a storm of them.
+    bool recovering = false;
+    {
+      std::lock_guard lock(mu_);
+      recovering = recovering_;
+    }
+    const auto watch = core_->watch_health(
+        address, wire::HealthCheckRequest::Producer, producer_id,
+        [weak = weak_from_this()] {
           if (const auto self = weak.lock()) {
             self->core_->log(log_level::warn, "health check: the broker answered CLOSE for producer " + self->name_ +
                                                   " on " + self->topic_);
             self->recover_();
           }
-        });
+        },
+        recovering ? core_->settings().health_check_interval : std::chrono::milliseconds::zero());
     scheduler::task_id previous = 0;
     bool closed = false;
     {
