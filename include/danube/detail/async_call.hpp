@@ -48,7 +48,7 @@ void async_unary(client_core& core, const broker_address& address, async_method<
                                     if (status.ok()) {
                                       done(result<Response>(std::move(c->response)));
                                     } else {
-                                      done(result<Response>(std::unexpected(error_from_grpc(status))));
+                                      done(result<Response>(std::unexpected(error_from_uncancelled_call(status))));
                                     }
                                   });
 }

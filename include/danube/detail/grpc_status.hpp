@@ -35,6 +35,17 @@ namespace danube::detail {
   return {errc_from_grpc(status.error_code()), status.error_message(), static_cast<int>(status.error_code())};
 }
 
+// The error of a call the client never cancels itself (control calls, or a send while its producer
+// is open): a CANCELLED status then comes from the broker's side (gRPC cancels the calls in flight
+// when a server shuts down), a transient failure a new attempt gets past, so it is unavailable.
+[[nodiscard]] inline error error_from_uncancelled_call(const grpc::Status& status) {
+  if (status.error_code() == grpc::StatusCode::CANCELLED) {
+    return {errc::unavailable, "the broker cancelled the call (" + status.error_message() + ")",
+            static_cast<int>(status.error_code())};
+  }
+  return error_from_grpc(status);
+}
+
 // Turns an RPC outcome into result<void>.
 [[nodiscard]] inline result<void> check(const grpc::Status& status) {
   if (status.ok()) {

@@ -360,6 +360,12 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
     {
       std::lock_guard lock(mu_);
       --in_flight_;
+      if (failure && failure->code() == errc::cancelled && !closed_) {
+        // Only close() cancels sends: this one was cancelled by the broker's side (a broker
+        // shutting down cancels the calls in flight), as transient as UNAVAILABLE.
+        failure = error(errc::unavailable, "the broker cancelled the send (" + failure->message() + ")",
+                        failure->grpc_status());
+      }
       if (!failure) {
         const auto& id = op.request.msg_id();
         finish_locked_(op, message_id{id.producer_id(), id.topic_name(), id.broker_addr(), id.topic_offset()});

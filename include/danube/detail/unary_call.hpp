@@ -26,8 +26,8 @@ template <class Service, class Request, class Response>
     return std::unexpected(std::move(ok).error());
   }
   Response response;
-  if (auto ok = check(((*stub).*method)(&context, request, &response)); !ok) {
-    return std::unexpected(std::move(ok).error());
+  if (const auto status = ((*stub).*method)(&context, request, &response); !status.ok()) {
+    return std::unexpected(error_from_uncancelled_call(status));
   }
   return response;
 }
