@@ -42,6 +42,10 @@ namespace danube {
 // less room for the envelope.
 inline constexpr std::size_t max_payload_size = 4 * 1024 * 1024 - 16 * 1024;
 
+// The most partitions a producer may ask for: each is a registration, a send pipeline and a health
+// check every interval; more is a mistake (partitions(100000)), refused by build().
+inline constexpr std::uint32_t max_partitions = 1024;
+
 namespace detail {
 
 // The non-template state of a producer, shared with its in-flight sends and with the client
@@ -223,6 +227,17 @@ class producer_core final : public closable, public std::enable_shared_from_this
     if (payload.size() > max_payload_size) {
       return unexpected_error(errc::invalid_argument, "a payload of " + std::to_string(payload.size()) +
                                                           " bytes exceeds the broker's gRPC message limit (4 MiB)");
+    }
+    // Attributes and the key travel in the same gRPC message: together they must fit too (the
+    // broker would refuse it with RESOURCE_EXHAUSTED, which is retried until the send timeout).
+    std::size_t size = payload.size() + (key ? key->size() : 0);
+    for (const auto& [name, value] : attrs) {
+      size += name.size() + value.size();
+    }
+    if (size > max_payload_size) {
+      return unexpected_error(errc::invalid_argument, "a message of " + std::to_string(size) +
+                                                          " bytes (payload, attributes and routing key) exceeds the "
+                                                          "broker's gRPC message limit (4 MiB)");
     }
     if (key && !is_valid_utf8(*key)) {
       return unexpected_error(errc::invalid_argument, "the routing key is not valid UTF-8");
@@ -447,6 +462,11 @@ class basic_producer_builder {
     if (options_.partitions && *options_.partitions == 0) {
       return unexpected_error(errc::invalid_argument,
                               "partitions(0): a partitioned topic needs at least one partition");
+    }
+    if (options_.partitions && *options_.partitions > max_partitions) {
+      return unexpected_error(errc::invalid_argument, "partitions(" + std::to_string(*options_.partitions) +
+                                                          "): a producer may have at most " +
+                                                          std::to_string(max_partitions) + " partitions");
     }
     if (options_.max_in_flight == 0 || options_.max_pending_messages == 0) {
       return unexpected_error(errc::invalid_argument, "max_in_flight and max_pending_messages must be at least 1");
