@@ -13,6 +13,7 @@
 #include <danube/consumer_options.hpp>
 #include <danube/detail/client_core.hpp>
 #include <danube/detail/lookup.hpp>
+#include <danube/detail/message_access.hpp>
 #include <danube/detail/receive_queue.hpp>
 #include <danube/detail/retry_loop.hpp>
 #include <danube/detail/topic_consumer.hpp>
@@ -261,6 +262,13 @@ class consumer_core final : public closable, public std::enable_shared_from_this
     }
     for (const auto& partition : partitions_) {
       if (partition->topic() == m.topic()) {
+        // The broker settles acks per subscription: another subscription's message would be
+        // acknowledged there, for its consumers, not here.
+        if (const auto& from = message_access::subscription(m); from != options_.subscription) {
+          return unexpected_error(errc::invalid_argument, "the message was received on subscription '" + from +
+                                                              "', not by this consumer (subscription '" +
+                                                              options_.subscription + "')");
+        }
         return partition;
       }
     }
