@@ -7,6 +7,9 @@
 #   make bench         build and briefly run the bench programs (CTest label `bench`)
 #   make format        clang-format the sources in place        make format-check  check only
 #   make tidy          clang-tidy a few translation units       make clean         remove the build dir
+#   make test-asan     the whole suite built with ASan+UBSan in build-asan/ (CI runs it)
+#   make test-tsan     the unit tests with ThreadSanitizer in build-tsan/ (optional; docs/testing.md)
+#   make fuzz          build the libFuzzer targets of fuzz/     make fuzz-smoke / fuzz-run   run them
 #
 # Variables: BUILD_DIR=build  BUILD_TYPE=RelWithDebInfo  JOBS=$(nproc)  CTEST_JOBS=2
 #            CMAKE_ARGS="-D..." (extra configure arguments)  TIDY_FILES="tests/unit/x.cpp ..."
@@ -33,10 +36,11 @@ CONFIGURE := cmake -S . -B $(BUILD_DIR) -G $(GENERATOR) -DCMAKE_BUILD_TYPE=$(BUI
              -DCMAKE_EXPORT_COMPILE_COMMANDS=ON $(CMAKE_ARGS)
 CTEST := ctest --test-dir $(BUILD_DIR) --output-on-failure --timeout $(CTEST_TIMEOUT)
 
-.PHONY: help deps configure build demo test bench format format-check tidy clean
+.PHONY: help deps configure build demo test bench format format-check tidy clean test-asan test-tsan fuzz \
+        fuzz-smoke fuzz-run
 
 help:
-	@sed -n '4,13p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+	@sed -n '4,16p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
 
 deps:
 	@bash scripts/deps.sh $(DEPS)
@@ -79,6 +83,46 @@ format-check:
 tidy: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target danube_proto
 	@bash scripts/tidy.sh $(BUILD_DIR) $(TIDY_FILES)
+
+# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer (Debug, build-asan/): every
+# test, example and tool, leak checking on, gRPC's own allocations suppressed by
+# tests/sanitizers/lsan.supp. The bench programs are not built.
+ASAN_BUILD_DIR ?= build-asan
+SANITIZER_CONFIGURE = cmake -S . -G $(GENERATOR) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_EXPORT_COMPILE_COMMANDS=ON \
+                      -DDANUBE_BUILD_BENCH=OFF $(CMAKE_ARGS)
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+test-asan: deps
+	$(SANITIZER_CONFIGURE) -B $(ASAN_BUILD_DIR) -DCMAKE_CXX_FLAGS="$(ASAN_FLAGS)" \
+	  -DCMAKE_EXE_LINKER_FLAGS="$(ASAN_FLAGS)" -DCMAKE_SHARED_LINKER_FLAGS="$(ASAN_FLAGS)"
+	cmake --build $(ASAN_BUILD_DIR) -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1:strict_init_order=1:abort_on_error=0 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitizers/lsan.supp:print_suppressions=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(ASAN_BUILD_DIR) --output-on-failure --timeout $(CTEST_TIMEOUT) -j $(CTEST_JOBS) --no-tests=error
+
+# ThreadSanitizer (build-tsan/). Optional and not in CI: Debian's gRPC is not instrumented, so TSan
+# cannot see its synchronisation (docs/testing.md). By default the unit tests (the library's own
+# thread primitives, no gRPC) are built and run; TSAN_TARGETS=all TSAN_CTEST_ARGS= runs everything,
+# with tests/sanitizers/tsan.supp silencing what happens inside gRPC, Abseil and protobuf.
+TSAN_BUILD_DIR ?= build-tsan
+TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
+TSAN_TARGETS ?= danube_unit_tests
+TSAN_CTEST_ARGS ?= -L unit
+test-tsan: deps
+	$(SANITIZER_CONFIGURE) -B $(TSAN_BUILD_DIR) -DCMAKE_CXX_FLAGS="$(TSAN_FLAGS)" \
+	  -DCMAKE_EXE_LINKER_FLAGS="$(TSAN_FLAGS)" -DCMAKE_SHARED_LINKER_FLAGS="$(TSAN_FLAGS)"
+	cmake --build $(TSAN_BUILD_DIR) -j $(JOBS) --target $(TSAN_TARGETS)
+	TSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitizers/tsan.supp:halt_on_error=1:second_deadlock_stack=1 \
+	  ctest --test-dir $(TSAN_BUILD_DIR) --output-on-failure --timeout $(CTEST_TIMEOUT) -j $(CTEST_JOBS) \
+	  --no-tests=error $(TSAN_CTEST_ARGS)
+
+# libFuzzer targets (fuzz/run.sh; clang 16, installed when missing).
+fuzz:
+	@bash fuzz/run.sh build
+fuzz-smoke:
+	@bash fuzz/run.sh smoke
+fuzz-run:
+	@bash fuzz/run.sh run
 
 clean:
 	rm -rf $(BUILD_DIR)
