@@ -223,7 +223,7 @@ class embedded_broker {
   // The failure policy `subscription` of `topic` has (once created) or would be created with;
   // std::nullopt unless `topic` is a reliable topic served here.
   [[nodiscard]] std::optional<failure_policy> subscription_failure_policy(std::string_view topic,
-                                                                         std::string_view subscription) const {
+                                                                          std::string_view subscription) const {
     return impl_ ? impl_->state().failure_policy_of(topic, subscription) : std::nullopt;
   }
 

@@ -300,10 +300,10 @@ class broker_state {
   [[nodiscard]] status_or<void> nack(const wire::NackRequest& request) {
     return settle_(request.has_msg_id() ? &request.msg_id() : nullptr, request.subscription_name(),
                    "Error negatively acknowledging message", [&](subscription& sub) {
-                     return reliable_nack(
-                         sub, request.msg_id().topic_offset(),
-                         request.has_delay_ms() ? std::optional(request.delay_ms()) : std::nullopt,
-                         request.has_reason() ? std::optional(request.reason()) : std::nullopt, broker_clock::now());
+                     return reliable_nack(sub, request.msg_id().topic_offset(),
+                                          request.has_delay_ms() ? std::optional(request.delay_ms()) : std::nullopt,
+                                          request.has_reason() ? std::optional(request.reason()) : std::nullopt,
+                                          broker_clock::now());
                    });
   }
 
@@ -328,15 +328,13 @@ class broker_state {
       consumer& target = found->second;
       if (auto previous = std::exchange(target.stream, stream)) {
         effects.end(std::move(previous), grpc::Status::OK);
-        with_reliable_subscription_(target, [&](topic&, subscription& sub) {
-          reliable_stream_ended(sub, target, broker_clock::now());
-        });
+        with_reliable_subscription_(
+            target, [&](topic&, subscription& sub) { reliable_stream_ended(sub, target, broker_clock::now()); });
       }
       target.active = true;
       effects.wake(stream);
-      with_reliable_subscription_(target, [&](topic& owner, subscription& sub) {
-        dispatch_reliable_(owner, sub, effects);
-      });
+      with_reliable_subscription_(target,
+                                  [&](topic& owner, subscription& sub) { dispatch_reliable_(owner, sub, effects); });
     }
     effects.run();
     return {};
