@@ -1,12 +1,21 @@
-# danube_add_proto_library(<name> SOURCE GENERATE|PREGENERATED)
+# danube_add_proto_library(<name> SOURCE GENERATE|PREGENERATED [OUT_DIR <dir>])
 #
 # Builds the static library holding the protobuf/gRPC code for proto/. GENERATE runs the
-# consumer's protoc and grpc_cpp_plugin at build time (so the generated code always matches the
-# protobuf runtime it links); PREGENERATED compiles the committed generated/ tree (protobuf
-# 3.21.12 / gRPC 1.51.1). Either way the code is compiled once, into this one library, and its
-# headers reach dependants as SYSTEM includes.
-set(DANUBE_PROTO_DIR "${CMAKE_CURRENT_LIST_DIR}/../proto")
-set(DANUBE_GENERATED_DIR "${CMAKE_CURRENT_LIST_DIR}/../generated")
+# consumer's protoc and grpc_cpp_plugin at build time into OUT_DIR (default
+# ${CMAKE_CURRENT_BINARY_DIR}/generated), so the generated code always matches the protobuf runtime
+# it links; PREGENERATED compiles the committed generated/ tree (protobuf 3.21.12 / gRPC 1.51.1).
+# Either way the code is compiled once, into this one library, and its headers reach dependants as
+# SYSTEM includes. The library is EXCLUDE_FROM_ALL: it is built when something links it.
+#
+# This file is also installed next to danubeConfig.cmake, which sets DANUBE_PROTO_DIR and
+# DANUBE_GENERATED_DIR to the installed proto/ and generated/ trees before including it and then
+# creates danube::proto in the consumer's build (docs/packaging.md).
+if(NOT DANUBE_PROTO_DIR)
+  set(DANUBE_PROTO_DIR "${CMAKE_CURRENT_LIST_DIR}/../proto")
+endif()
+if(NOT DANUBE_GENERATED_DIR)
+  set(DANUBE_GENERATED_DIR "${CMAKE_CURRENT_LIST_DIR}/../generated")
+endif()
 set(DANUBE_PROTO_FILES danube/wire/danube_api danube/wire/auth_service danube/wire/schema_registry)
 
 function(danube_proto_outputs out_dir out_var)
@@ -37,19 +46,25 @@ function(danube_generate_proto out_dir)
 endfunction()
 
 function(danube_add_proto_library name)
-  cmake_parse_arguments(arg "" "SOURCE" "" ${ARGN})
+  cmake_parse_arguments(arg "" "SOURCE;OUT_DIR" "" ${ARGN})
   if(arg_SOURCE STREQUAL "PREGENERATED")
     get_filename_component(gen_dir "${DANUBE_GENERATED_DIR}" ABSOLUTE)
     add_library(${name} STATIC "${gen_dir}/danube_proto_all.cc")
   elseif(arg_SOURCE STREQUAL "GENERATE")
     set(gen_dir "${CMAKE_CURRENT_BINARY_DIR}/generated")
+    if(arg_OUT_DIR)
+      set(gen_dir "${arg_OUT_DIR}")
+    endif()
+    # Exists before the build: CMake refuses an include directory that does not exist when it is
+    # reached through an imported target (danube::danube of an installed package).
+    file(MAKE_DIRECTORY "${gen_dir}")
     danube_generate_proto("${gen_dir}")
     danube_proto_outputs("${gen_dir}" outputs)
     add_library(${name} STATIC ${outputs})
   else()
     message(FATAL_ERROR "DANUBE_PROTO_SOURCE must be GENERATE or PREGENERATED, not '${arg_SOURCE}'")
   endif()
-  set_target_properties(${name} PROPERTIES POSITION_INDEPENDENT_CODE ON EXPORT_NAME proto)
+  set_target_properties(${name} PROPERTIES POSITION_INDEPENDENT_CODE ON EXPORT_NAME proto EXCLUDE_FROM_ALL ON)
   target_compile_features(${name} PUBLIC cxx_std_17)
   target_include_directories(${name} SYSTEM PUBLIC $<BUILD_INTERFACE:${gen_dir}>
                                                   $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}/danube/generated>)

@@ -1,0 +1,61 @@
+# Install rules and the package config (included by CMakeLists.txt when DANUBE_INSTALL is ON).
+#
+# The installed package is architecture independent: it holds headers, the .proto files, the
+# committed generated/ tree and CMake files, and no compiled code. danubeConfig.cmake builds the
+# generated-code library (danube::proto) in the consumer's own build, with the consumer's protoc,
+# compiler and flags, once per consumer project (see docs/packaging.md for why).
+#
+#   <prefix>/include/danube/**                   the headers (testing/ included)
+#   <prefix>/include/danube/generated/           generated/ (protobuf 3.21.12 / gRPC 1.51.1) and
+#                                                danube_proto_all.cc, for DANUBE_PROTO_SOURCE=PREGENERATED
+#   <prefix>/share/danube/proto/                 proto/ (input of DANUBE_PROTO_SOURCE=GENERATE)
+#   <DANUBE_CMAKE_CONFIG_INSTALL_DIR>/           danubeConfig.cmake, danubeConfigVersion.cmake,
+#                                                danubeTargets.cmake, DanubeProto.cmake
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+set(DANUBE_CMAKE_CONFIG_INSTALL_DIR
+    "${CMAKE_INSTALL_DATADIR}/cmake/danube"
+    CACHE STRING "Where danubeConfig.cmake is installed, relative to the prefix (vcpkg: share/danube)")
+set(danube_install_proto_dir "${CMAKE_INSTALL_DATADIR}/danube/proto")
+set(danube_install_generated_dir "${CMAKE_INSTALL_INCLUDEDIR}/danube/generated")
+
+install(
+  DIRECTORY "${PROJECT_SOURCE_DIR}/include/danube"
+  DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}"
+  COMPONENT danube
+  FILES_MATCHING
+  PATTERN "*.hpp")
+install(
+  DIRECTORY "${PROJECT_SOURCE_DIR}/generated/"
+  DESTINATION "${danube_install_generated_dir}"
+  COMPONENT danube)
+install(
+  DIRECTORY "${PROJECT_SOURCE_DIR}/proto/"
+  DESTINATION "${danube_install_proto_dir}"
+  COMPONENT danube
+  FILES_MATCHING
+  PATTERN "*.proto")
+
+install(TARGETS danube EXPORT danubeTargets COMPONENT danube)
+install(
+  EXPORT danubeTargets
+  NAMESPACE danube::
+  DESTINATION "${DANUBE_CMAKE_CONFIG_INSTALL_DIR}"
+  COMPONENT danube)
+
+configure_package_config_file(
+  "${CMAKE_CURRENT_LIST_DIR}/danubeConfig.cmake.in" "${PROJECT_BINARY_DIR}/danubeConfig.cmake"
+  INSTALL_DESTINATION "${DANUBE_CMAKE_CONFIG_INSTALL_DIR}"
+  PATH_VARS danube_install_proto_dir danube_install_generated_dir)
+# ARCH_INDEPENDENT: nothing compiled is installed, so a 32-bit consumer may use a package installed
+# by a 64-bit build. SameMinorVersion: before 1.0 a minor version may break the API.
+write_basic_package_version_file(
+  "${PROJECT_BINARY_DIR}/danubeConfigVersion.cmake"
+  VERSION "${PROJECT_VERSION}"
+  COMPATIBILITY SameMinorVersion ARCH_INDEPENDENT)
+install(
+  FILES "${PROJECT_BINARY_DIR}/danubeConfig.cmake" "${PROJECT_BINARY_DIR}/danubeConfigVersion.cmake"
+        "${CMAKE_CURRENT_LIST_DIR}/DanubeProto.cmake"
+  DESTINATION "${DANUBE_CMAKE_CONFIG_INSTALL_DIR}"
+  COMPONENT danube)
