@@ -81,6 +81,7 @@ class basic_client {
   }
 
   // The partition topics of `topic` ([topic] itself when it is not partitioned; [] if unknown).
+  // Other names the broker's prefix match lists (e.g. <topic>_np) are dropped and logged at debug.
   [[nodiscard]] result<std::vector<std::string>> topic_partitions(std::string_view topic) const {
     if (auto ok = validate_topic_name(topic); !ok) {
       return std::unexpected(std::move(ok).error());

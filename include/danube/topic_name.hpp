@@ -9,6 +9,8 @@
 #include <iterator>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace danube {
 
@@ -126,5 +128,41 @@ inline bool is_unicode_alphanumeric(char32_t c) noexcept {
 [[nodiscard]] inline std::string partition_topic_name(std::string_view base, std::uint32_t index) {
   return std::string(base) + "-part-" + std::to_string(index);
 }
+
+namespace detail {
+
+// True when `name` is `topic` itself or one of its partitions, `<topic>-part-<decimal digits>`.
+[[nodiscard]] constexpr bool is_topic_or_partition(std::string_view topic, std::string_view name) noexcept {
+  if (!name.starts_with(topic)) {
+    return false;
+  }
+  auto rest = name.substr(topic.size());
+  if (rest.empty()) {
+    return true;
+  }
+  constexpr std::string_view marker = "-part-";
+  if (!rest.starts_with(marker) || rest.size() == marker.size()) {
+    return false;
+  }
+  rest.remove_prefix(marker.size());
+  return std::all_of(rest.begin(), rest.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// The one filter over a TopicPartitions answer (the client's topic_partitions() and every
+// consumer's subscribe() go through it): keeps in `names`, in order, only `topic` and its
+// partitions, and returns the names it dropped. The broker answers by plain prefix match, so
+// asking for /default/foo also lists /default/foo_np, whose messages are none of ours.
+[[nodiscard]] inline std::vector<std::string> keep_topic_and_partitions(std::string_view topic,
+                                                                        std::vector<std::string>& names) {
+  std::vector<std::string> kept;
+  std::vector<std::string> dropped;
+  for (auto& name : names) {
+    (is_topic_or_partition(topic, name) ? kept : dropped).push_back(std::move(name));
+  }
+  names = std::move(kept);
+  return dropped;
+}
+
+}  // namespace detail
 
 }  // namespace danube

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <mutex>
 #include <set>
 #include <string>
@@ -105,6 +106,47 @@ TEST_SUITE("consumer") {
     const auto missing = nothing.subscribe();
     REQUIRE_FALSE(missing);
     CHECK(missing.error() == danube::errc::not_found);
+  }
+
+  TEST_CASE("partitioned: a prefix-sharing topic T_np is not subscribed with T (broker prefix-match quirk)") {
+    constexpr std::uint32_t n = 3;
+    auto broker = danube_test::start_broker();
+    auto [lines, sink] = danube_test::log_lines::make();
+    auto client = require_ok(danube::client::builder().service_url(broker.url()).logger(sink).build());
+    const auto topic = danube_test::unique_topic("quirk");
+    const auto neighbour = topic + "_np";
+    auto producer = require_ok(client.new_producer().topic(topic).name("p").partitions(n).build());
+    require_ok(producer.create());
+    auto other = require_ok(client.new_producer().topic(neighbour).name("p-np").build());
+    require_ok(other.create());
+    // The broker lists the neighbour too; the client keeps only T's partitions.
+    std::vector<std::string> parts;
+    for (std::uint32_t i = 0; i < n; ++i) {
+      parts.push_back(danube::partition_topic_name(topic, i));
+    }
+    CHECK(require_ok(client.topic_partitions(topic)) == parts);
+
+    auto consumer = require_ok(client.new_consumer().topic(topic).consumer_name("c").subscription("s").build());
+    require_ok(consumer.subscribe());
+    CHECK(lines->contains(danube::log_level::debug, neighbour));
+    require_ok(other.send("stray"));
+    for (std::uint32_t i = 0; i < n; ++i) {
+      require_ok(producer.send(fmt::format("m{}", i)));
+    }
+    std::set<std::string> seen;
+    for (std::uint32_t i = 0; i < n; ++i) {
+      const auto m = require_ok(consumer.receive(5s));
+      CHECK(m.topic() != neighbour);
+      seen.insert(m.topic());
+    }
+    CHECK(seen == std::set<std::string>(parts.begin(), parts.end()));
+    // A stray message from T_np would have arrived by now; give it 300 ms more.
+    const auto stray = consumer.receive(300ms);
+    CHECK_MESSAGE(!stray.has_value(), "unexpected message from " << (stray ? stray->topic() : std::string()));
+    if (!stray) {
+      CHECK(stray.error() == danube::errc::timeout);
+    }
+    CHECK(broker.calls(danube::testing::rpc::subscribe) == n);
   }
 
   TEST_CASE("close() with 3 partitions streaming returns within 1 s") {

@@ -1,6 +1,7 @@
 #include <danube/topic_name.hpp>
 
 #include <string>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -29,6 +30,39 @@ TEST_SUITE("topic_name") {
 
   TEST_CASE("partition names") {
     CHECK(danube::partition_topic_name("/default/orders", 2) == "/default/orders-part-2");
+  }
+
+  TEST_CASE("TopicPartitions filter: the topic itself and <topic>-part-<digits> only") {
+    using danube::detail::is_topic_or_partition;
+    const std::string foo = "/default/foo";
+    CHECK(is_topic_or_partition(foo, "/default/foo"));
+    CHECK(is_topic_or_partition(foo, "/default/foo-part-0"));
+    CHECK(is_topic_or_partition(foo, "/default/foo-part-12"));
+    CHECK_FALSE(is_topic_or_partition(foo, "/default/foo_np"));
+    CHECK_FALSE(is_topic_or_partition(foo, "/default/foo-part-"));
+    CHECK_FALSE(is_topic_or_partition(foo, "/default/foo-part-1x"));
+    CHECK_FALSE(is_topic_or_partition(foo, "/default/foo-partition-1"));
+    CHECK_FALSE(is_topic_or_partition(foo, "/default/foobar"));
+    CHECK_FALSE(is_topic_or_partition(foo, "/default/fo"));
+    CHECK_FALSE(is_topic_or_partition(foo, "/default/bar-part-1"));
+
+    // A prefix-match answer as the broker gives it: ours kept in order, the rest handed back.
+    std::vector<std::string> names{"/default/foo-part-0", "/default/foo-part-1",  "/default/foo-part-12",
+                                   "/default/foo-part-",  "/default/foo-part-1x", "/default/foo-partition-1",
+                                   "/default/foo_np",     "/default/foobar"};
+    const auto dropped = danube::detail::keep_topic_and_partitions(foo, names);
+    CHECK(names == std::vector<std::string>{"/default/foo-part-0", "/default/foo-part-1", "/default/foo-part-12"});
+    CHECK(dropped == std::vector<std::string>{"/default/foo-part-", "/default/foo-part-1x", "/default/foo-partition-1",
+                                              "/default/foo_np", "/default/foobar"});
+
+    std::vector<std::string> itself{"/default/foo"};
+    CHECK(danube::detail::keep_topic_and_partitions(foo, itself).empty());
+    CHECK(itself == std::vector<std::string>{"/default/foo"});
+
+    // Nothing of ours left: an empty list, as for an unknown topic.
+    std::vector<std::string> strangers{"/default/foo_np", "/default/foobar"};
+    CHECK(danube::detail::keep_topic_and_partitions(foo, strangers).size() == 2);
+    CHECK(strangers.empty());
   }
 
   TEST_CASE("utf-8 validation") {

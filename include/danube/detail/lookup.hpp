@@ -7,7 +7,9 @@
 #include <danube/detail/proto.hpp>
 #include <danube/detail/unary_call.hpp>
 #include <danube/error.hpp>
+#include <danube/logging.hpp>
 #include <danube/lookup.hpp>
+#include <danube/topic_name.hpp>
 
 #include <string>
 #include <string_view>
@@ -69,7 +71,9 @@ namespace danube::detail {
   return address_for(lookup_topic(core, via, topic), via);
 }
 
-// The partition topics of `topic` (the topic itself when it is not partitioned).
+// The partition topics of `topic` (the topic itself when it is not partitioned). The broker's
+// answer is a plain prefix match (the broker-behaviour reference, §2.9): the names that are neither
+// `topic` nor `<topic>-part-<digits>` are dropped here, with a debug line in the client's log.
 [[nodiscard]] inline result<std::vector<std::string>> topic_partitions(client_core& core, const broker_address& via,
                                                                        std::string_view topic) {
   wire::TopicLookupRequest request;
@@ -80,7 +84,17 @@ namespace danube::detail {
   if (!response) {
     return std::unexpected(std::move(response).error());
   }
-  return std::vector<std::string>(response->partitions().begin(), response->partitions().end());
+  std::vector<std::string> names(response->partitions().begin(), response->partitions().end());
+  if (const auto dropped = keep_topic_and_partitions(topic, names); !dropped.empty()) {
+    std::string line = "TopicPartitions for " + std::string(topic) + " also listed";
+    for (const auto& name : dropped) {
+      line += ' ';
+      line += name;
+    }
+    line += ": not its partitions (the broker matches by prefix), ignored";
+    core.log(log_level::debug, line);
+  }
+  return names;
 }
 
 }  // namespace danube::detail
