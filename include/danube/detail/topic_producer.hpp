@@ -73,18 +73,23 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
   // on this thread if the producer is already closed).
   void send(std::shared_ptr<send_op> op) {
     op->deadline = std::chrono::steady_clock::now() + options_.send_timeout;
+    bool start = false;
     {
       std::lock_guard lock(mu_);
       if (!closed_) {
         ops_.push_back(std::move(op));
         op = nullptr;
+        // With the window full, the next completion starts this send: nothing to do here.
+        start = in_flight_ < options_.max_in_flight || !registered_;
       }
     }
     if (op) {
       op->complete(unexpected_error(errc::closed, "the producer is closed"));
       return;
     }
-    start_ready_();
+    if (start) {
+      start_ready_();
+    }
   }
 
   // Waits until every queued send has completed (its completion has run).
@@ -285,14 +290,23 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
         return;
       }
       const auto now = clock::now();
-      for (const auto& op : ops_) {
+      // Every op before scan_from_ is in flight or done: the scan starts after them, so it costs
+      // O(1) per call instead of O(in flight).
+      for (auto i = scan_from_; i < ops_.size(); ++i) {
+        const auto& op = ops_[i];
         if (op->state != send_op::stage::waiting) {
+          if (i == scan_from_) {
+            ++scan_from_;
+          }
           continue;
         }
         if (now >= op->deadline) {
           finish_locked_(*op,
                          unexpected_error(errc::timeout, "the message was not acknowledged within the send timeout"));
           expired = true;
+          if (i == scan_from_) {
+            ++scan_from_;
+          }
           continue;
         }
         if (!registered_) {
@@ -309,6 +323,9 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
         stamp_(*op);
         op->state = send_op::stage::in_flight;
         ++in_flight_;
+        if (i == scan_from_) {
+          ++scan_from_;
+        }
         starting.push_back(op);
       }
       stub = stub_;
@@ -367,8 +384,10 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
                         failure->grpc_status());
       }
       if (!failure) {
-        const auto& id = op.request.msg_id();
-        finish_locked_(op, message_id{id.producer_id(), id.topic_name(), id.broker_addr(), id.topic_offset()});
+        // The request is not sent again: its strings move into the id (no copies).
+        auto& id = *op.request.mutable_msg_id();
+        finish_locked_(op, message_id{id.producer_id(), std::move(*id.mutable_topic_name()),
+                                      std::move(*id.mutable_broker_addr()), id.topic_offset()});
       } else if (closed_) {
         finish_locked_(op,
                        failure->code() == errc::cancelled
@@ -381,9 +400,11 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
       } else if (failure->code() == errc::not_found) {
         // "The producer with id … does not exist": the topic moved or the broker restarted.
         op.state = send_op::stage::waiting;
+        scan_from_ = 0;
         recover = true;
       } else if (failure->retryable()) {
         op.state = send_op::stage::waiting;
+        scan_from_ = 0;
         if (const auto delay = retry_(*failure, ++op.attempts)) {
           op.not_before = clock::now() + *delay;
         } else {
@@ -417,22 +438,26 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
       }
       delivering_ = true;
     }
+    // Only the delivering thread touches delivered_, so its capacity is reused without a lock.
     for (;;) {
-      std::vector<std::shared_ptr<send_op>> done;
       {
         std::lock_guard lock(mu_);
         while (!ops_.empty() && ops_.front()->state == send_op::stage::done) {
-          done.push_back(std::move(ops_.front()));
+          delivered_.push_back(std::move(ops_.front()));
           ops_.pop_front();
+          if (scan_from_ > 0) {
+            --scan_from_;
+          }
         }
-        if (done.empty()) {
+        if (delivered_.empty()) {
           delivering_ = false;
           break;
         }
       }
-      for (auto& finished : done) {
+      for (auto& finished : delivered_) {
         finished->complete(std::move(*finished->outcome));
       }
+      delivered_.clear();
     }
     idle_.notify_all();
   }
@@ -449,7 +474,9 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
   std::uint64_t producer_id_ = 0;
   std::shared_ptr<wire::ProducerService::Stub> stub_;
   scheduler::task_id health_watch_ = 0;
-  std::deque<std::shared_ptr<send_op>> ops_;  // in submission order
+  std::deque<std::shared_ptr<send_op>> ops_;         // in submission order
+  std::size_t scan_from_ = 0;                        // ops_[0, scan_from_) are in flight or done
+  std::vector<std::shared_ptr<send_op>> delivered_;  // the delivering thread's batch
   std::size_t in_flight_ = 0;
   bool registered_ = false;
   bool recovering_ = false;
