@@ -23,12 +23,13 @@ trap 'rm -f "$json"' EXIT
 size=$(jq -r 'first(.size)' "$json" | head -n1)
 
 gnuplot <<GP
-set terminal pngcairo size 900,560 font "DejaVu Sans,11"
+set terminal pngcairo size 900,560 font "DejaVu Sans,11" noenhanced
 set output "$out"
 set title "SendMessage throughput against in-flight window (${size} B payloads, one embedded broker, 2 cores)"
 set xlabel "calls in flight (producer max_in_flight / bare callback window)"
 set ylabel "messages per second"
 set logscale x 2
+set xrange [0.8:320]
 set xtics (1,2,4,8,16,32,64,128,256)
 set grid
 set key top left
