@@ -713,7 +713,7 @@ TEST_SUITE("broker_dispatch") {
     CHECK(late_stream->quiet_for(200ms));
   }
 
-  TEST_CASE("the unacked window: 10 in flight, the next one after an ack; late and unknown acks are ignored") {
+  TEST_CASE("the unacked window: 10 in flight, the next one after an ack - late and unknown acks are ignored") {
     auto broker = start_broker();
     wire_client client(broker);
     const auto topic = unique_topic("window");
@@ -800,7 +800,7 @@ TEST_SUITE("broker_dispatch") {
     CHECK(broker.unacked_messages(topic, "s") == 0);
   }
 
-  TEST_CASE("scenario 15: repeated reconnects redeliver the same unacked message; after its ack the next one comes") {
+  TEST_CASE("scenario 15: repeated reconnects redeliver the same unacked message, after its ack the next one comes") {
     auto broker = start_broker();
     wire_client client(broker);
     const auto topic = unique_topic("reconnects");
@@ -1109,7 +1109,7 @@ TEST_SUITE("broker_dispatch") {
     REQUIRE(eventually([&] { return broker.unacked_messages(topic, "s") == 0; }));
   }
 
-  TEST_CASE("DeadLetter after ack timeouts: reason \"ack timeout\"; a missing DLQ topic is created reliable") {
+  TEST_CASE("DeadLetter after ack timeouts: reason \"ack timeout\", a missing DLQ topic is created reliable") {
     auto broker = start_broker();
     wire_client client(broker);
     const auto topic = unique_topic("dead-timeout");
@@ -1166,7 +1166,7 @@ TEST_SUITE("broker_dispatch") {
   // ---------------------------------------------------------------------------------------------
   // KeyShared (§6.3)
 
-  TEST_CASE("scenario 22: KeyShared affinity, every key to one consumer; reliable keeps per-key order") {
+  TEST_CASE("scenario 22: KeyShared affinity, every key to one consumer - reliable keeps per-key order") {
     for (const int strategy : {non_reliable, reliable}) {
       CAPTURE(strategy);
       auto broker = start_broker();
@@ -1480,7 +1480,7 @@ TEST_SUITE("broker_dispatch") {
     }
   }
 
-  TEST_CASE("reliable KeyShared: a consumer gone for the 3 s grace leaves the ring; its messages move on") {
+  TEST_CASE("reliable KeyShared: a consumer gone for the 3 s grace leaves the ring, its messages move on") {
     auto broker = start_broker();
     wire_client client(broker);
     const auto topic = unique_topic("ks-evict");

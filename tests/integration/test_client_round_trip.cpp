@@ -97,7 +97,7 @@ TEST_SUITE("client") {
     CHECK(seen.size() == 36);
   }
 
-  TEST_CASE("Exclusive refuses a second consumer name; the first may re-subscribe") {
+  TEST_CASE("Exclusive refuses a second consumer name, the first may re-subscribe") {
     auto broker = danube_test::start_broker();
     auto client = danube_test::connect(broker);
     const auto topic = danube_test::unique_topic("exclusive");
@@ -131,7 +131,7 @@ TEST_SUITE("client") {
     CHECK(looked_up.error() == danube::errc::invalid_argument);
   }
 
-  TEST_CASE("lookup: Connect to the serving broker; NOT_FOUND for unknown topics") {
+  TEST_CASE("lookup: Connect to the serving broker, NOT_FOUND for unknown topics") {
     auto broker = danube_test::start_broker();
     auto client = danube_test::connect(broker);
     const auto topic = danube_test::unique_topic("lookup");
@@ -153,7 +153,7 @@ TEST_SUITE("client") {
     CHECK(consumer.subscribe().error() == danube::errc::not_found);
   }
 
-  TEST_CASE("partitioned producer: round robin over part-0, part-1, part-2; one consumer sees all") {
+  TEST_CASE("partitioned producer: round robin over part-0, part-1, part-2 - one consumer sees all") {
     auto broker = danube_test::start_broker();
     auto client = danube_test::connect(broker);
     const auto topic = danube_test::unique_topic("partitioned");
@@ -227,7 +227,7 @@ TEST_SUITE("client") {
     }
   }
 
-  TEST_CASE("close: receive and send fail with errc::closed; closing twice is fine") {
+  TEST_CASE("close: receive and send fail with errc::closed, closing twice is fine") {
     auto broker = danube_test::start_broker();
     auto client = danube_test::connect(broker);
     const auto topic = danube_test::unique_topic("close");

@@ -81,7 +81,7 @@ TEST_SUITE("cluster") {
     CHECK_FALSE(cluster.owner(unknown).has_value());
   }
 
-  TEST_CASE("wire level: Redirect fields; CreateProducer and Subscribe on a non-owner are UNAVAILABLE") {
+  TEST_CASE("wire level: Redirect fields, CreateProducer and Subscribe on a non-owner are UNAVAILABLE") {
     auto cluster = start_cluster(2);
     const auto topic = danube_test::unique_topic("wire-redirect");
     create_topic_on(cluster, 1, topic);
@@ -149,7 +149,7 @@ TEST_SUITE("cluster") {
     CHECK(cluster.broker(1).calls(testing::rpc::create_producer) == 2);
   }
 
-  TEST_CASE("new topics are owned where CreateProducer lands; TopicPartitions answers cluster-wide") {
+  TEST_CASE("new topics are owned where CreateProducer lands, TopicPartitions answers cluster-wide") {
     auto cluster = start_cluster(2);
     const auto on_zero = danube_test::unique_topic("born-on-0");
     const auto partitioned = danube_test::unique_topic("born-on-1");
@@ -180,7 +180,7 @@ TEST_SUITE("cluster") {
     }));
   }
 
-  TEST_CASE("move_topic: the old owner drops producers and consumers; the new owner serves the topic") {
+  TEST_CASE("move_topic: the old owner drops producers and consumers, the new owner serves the topic") {
     constexpr auto interval = 100ms;
     auto cluster = start_cluster(2);
     const auto topic = danube_test::unique_topic("moving");
@@ -331,7 +331,7 @@ TEST_SUITE("cluster") {
     CHECK(require_ok(danube_test::connect(broker).lookup_topic(topic)).kind == danube::lookup_kind::connect);
   }
 
-  TEST_CASE("a cluster needs at least one broker; bad indexes are errors, not crashes") {
+  TEST_CASE("a cluster needs at least one broker - bad indexes are errors, not crashes") {
     CHECK(testing::embedded_cluster::start(0).error() == danube::errc::invalid_argument);
     auto cluster = start_cluster(1);
     CHECK(cluster.url(5).empty());

@@ -14,7 +14,7 @@ using namespace std::chrono_literals;
 using danube_test::require_ok;
 
 TEST_SUITE("consumer") {
-  TEST_CASE("listener: every message, in order, never two calls at once; receive() is then refused") {
+  TEST_CASE("listener: every message, in order, never two calls at once - receive() is then refused") {
     auto broker = danube_test::start_broker();
     auto client = danube_test::connect(broker);
     const auto topic = danube_test::unique_topic("listener");
@@ -55,7 +55,7 @@ TEST_SUITE("consumer") {
     }
   }
 
-  TEST_CASE("ack and nack, blocking and async; acking a message from another topic is refused") {
+  TEST_CASE("ack and nack, blocking and async - acking a message from another topic is refused") {
     auto broker = danube_test::start_broker();
     auto client = danube_test::connect(broker);
     const auto topic = danube_test::unique_topic("acks");
@@ -85,7 +85,7 @@ TEST_SUITE("consumer") {
     CHECK(refused.error() == danube::errc::invalid_argument);
   }
 
-  TEST_CASE("partitioned: one consumer subscribes to every partition; an empty partition list is not_found") {
+  TEST_CASE("partitioned: one consumer subscribes to every partition, an empty partition list is not_found") {
     auto broker = danube_test::start_broker();
     auto client = danube_test::connect(broker);
     const auto topic = danube_test::unique_topic("parts");
@@ -203,7 +203,7 @@ TEST_SUITE("consumer") {
 }
 
 TEST_SUITE("consumer_recovery") {
-  TEST_CASE("a health-check CLOSE makes an idle consumer subscribe again at once; messages keep coming") {
+  TEST_CASE("a health-check CLOSE makes an idle consumer subscribe again at once, messages keep coming") {
     auto broker = danube_test::start_broker();
     auto client = require_ok(danube::client::builder().service_url(broker.url()).health_check_interval(100ms).build());
     const auto topic = danube_test::unique_topic("consumer-close");

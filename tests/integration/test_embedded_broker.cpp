@@ -383,7 +383,7 @@ TEST_SUITE("embedded_broker") {
     CHECK(broker.topics().empty());
   }
 
-  TEST_CASE("scenario 38: an Exclusive subscription admits one consumer name; that name re-subscribes") {
+  TEST_CASE("scenario 38: an Exclusive subscription admits one consumer name, that name re-subscribes") {
     auto broker = start_broker();
     wire_client client(broker);
     const auto topic = unique_topic("exclusive");
@@ -786,7 +786,7 @@ TEST_SUITE("embedded_broker") {
     REQUIRE(stopping.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
   }
 
-  TEST_CASE("stop() ends open streams and returns promptly; it is idempotent") {
+  TEST_CASE("stop() ends open streams and returns promptly, it is idempotent") {
     auto broker = start_broker();
     wire_client client(broker);
     const auto topic = unique_topic("stop");
@@ -838,7 +838,7 @@ TEST_SUITE("embedded_broker") {
     CHECK(client.lookup(unique_topic("still-up"), response).error_code() == grpc::StatusCode::NOT_FOUND);
   }
 
-  TEST_CASE("a moved-from broker is inert; moving keeps the server running") {
+  TEST_CASE("a moved-from broker is inert, moving keeps the server running") {
     auto broker = start_broker();
     const auto url = broker.url();
     embedded_broker moved(std::move(broker));

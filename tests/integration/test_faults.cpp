@@ -272,7 +272,7 @@ TEST_SUITE("faults") {
     CHECK(looked_up.error() == danube::errc::unavailable);
   }
 
-  TEST_CASE("delay: the answer comes late, not lost; a delay past the deadline is a timeout") {
+  TEST_CASE("delay: the answer comes late, not lost - a delay past the deadline is a timeout") {
     auto broker = danube_test::start_broker();
     auto patient = connect(broker, 10s);
     auto hasty = connect(broker, 100ms);
@@ -300,7 +300,7 @@ TEST_SUITE("faults") {
     CHECK_MESSAGE(answered.error() == danube::errc::unavailable, fmt::format("{}", answered.error()));
   }
 
-  TEST_CASE("wire level: injected failures on the ReceiveMessages stream and on HealthCheck; clear_faults") {
+  TEST_CASE("wire level: injected failures on the ReceiveMessages stream and on HealthCheck, clear_faults") {
     namespace wire = danube::detail::wire;
     auto broker = danube_test::start_broker();
     auto client = connect(broker);

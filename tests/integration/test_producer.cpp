@@ -23,7 +23,7 @@ struct last_partition_router {
 }  // namespace
 
 TEST_SUITE("producer") {
-  TEST_CASE("reliable: 20 payloads of 100 KB arrive byte-identical; 100 back-to-back sends arrive in order") {
+  TEST_CASE("reliable: 20 payloads of 100 KB arrive byte-identical, 100 back-to-back sends arrive in order") {
     auto broker = danube_test::start_broker();
     auto client = danube_test::connect(broker);
     const auto topic = danube_test::unique_topic("reliable-blob");
@@ -114,7 +114,7 @@ TEST_SUITE("producer") {
     CHECK(consumer.receive(100ms).error() == danube::errc::timeout);
   }
 
-  TEST_CASE("send_with_key routes by FNV-1a; a user-written router plugs in") {
+  TEST_CASE("send_with_key routes by FNV-1a, a user-written router plugs in") {
     auto broker = danube_test::start_broker();
     auto client = danube_test::connect(broker);
     const auto topic = danube_test::unique_topic("keys");

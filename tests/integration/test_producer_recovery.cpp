@@ -79,7 +79,7 @@ TEST_SUITE("producer_recovery") {
     CHECK(require_ok(consumer.receive(5s)).payload_string() == "2");
   }
 
-  TEST_CASE("non-retryable send errors go to the caller; later sends still work") {
+  TEST_CASE("non-retryable send errors go to the caller, later sends still work") {
     auto broker = danube_test::start_broker();
     auto client = danube_test::connect(broker);
     auto producer = require_ok(client.new_producer().topic(danube_test::unique_topic("refused")).name("p").build());

@@ -108,7 +108,7 @@ TEST_SUITE("reliable_scenarios") {
     }
   }
 
-  TEST_CASE("16: Shared: a consumer's unacked message goes to the other when it leaves; all 10 arrive") {
+  TEST_CASE("16: Shared: a consumer's unacked message goes to the other when it leaves, all 10 arrive") {
     auto broker = danube_test::start_broker();
     auto client = danube_test::connect(broker);
     const auto topic = danube_test::unique_topic("shared-failover");
@@ -130,7 +130,7 @@ TEST_SUITE("reliable_scenarios") {
     CHECK(got.contains(std::string(held.payload_string())));
   }
 
-  TEST_CASE("17 to 21: nack redelivers; Block, Drop and DeadLetter when redeliveries are exhausted") {
+  TEST_CASE("17 to 21: nack redelivers - Block, Drop and DeadLetter when redeliveries are exhausted") {
     using danube::testing::poison;
     auto broker = danube_test::start_broker();
     auto client = danube_test::connect(broker);
@@ -213,7 +213,7 @@ TEST_SUITE("reliable_scenarios") {
     require_ok(consumer.ack(again));
   }
 
-  TEST_CASE("22 and 25: KeyShared: every key goes to one consumer, in order; out-of-order acks are fine") {
+  TEST_CASE("22 and 25: KeyShared: every key goes to one consumer, in order - out-of-order acks are fine") {
     auto broker = danube_test::start_broker();
     auto client = danube_test::connect(broker);
     const auto topic = danube_test::unique_topic("key-shared");
@@ -255,7 +255,7 @@ TEST_SUITE("reliable_scenarios") {
     }
   }
 
-  TEST_CASE("23 and 24: KeyShared glob filters; an unfiltered consumer takes the rest") {
+  TEST_CASE("23 and 24: KeyShared glob filters, an unfiltered consumer takes the rest") {
     auto broker = danube_test::start_broker();
     auto client = danube_test::connect(broker);
     const auto topic = danube_test::unique_topic("filters");

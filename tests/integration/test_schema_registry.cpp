@@ -53,7 +53,7 @@ inline bool contains(const std::string& text, std::string_view fragment) {
 TEST_SUITE("schema_registry") {
   using namespace schema_registry_test;
 
-  TEST_CASE("scenario 28: versions of a subject share its schema_id; identical content is not a new version") {
+  TEST_CASE("scenario 28: versions of a subject share its schema_id, identical content is not a new version") {
     auto broker = danube_test::start_broker();
     auto client = danube_test::connect(broker);
     const auto registry = client.schema_registry();
@@ -446,7 +446,7 @@ TEST_SUITE("schema_registry") {
     CHECK(contains(retyped.message(), "Schema types must match (cannot change from Avro to JSON, etc.)"));
   }
 
-  TEST_CASE("scenario 33: forward, full and none; CheckCompatibility registers nothing") {
+  TEST_CASE("scenario 33: forward, full and none - CheckCompatibility registers nothing") {
     auto broker = danube_test::start_broker();
     auto client = danube_test::connect(broker);
     const auto registry = client.schema_registry();
@@ -549,7 +549,7 @@ TEST_SUITE("schema_registry") {
           danube::errc::invalid_argument);
   }
 
-  TEST_CASE("validation policy enforce refuses a message without schema_id; warn accepts it") {
+  TEST_CASE("validation policy enforce refuses a message without schema_id, warn accepts it") {
     auto broker = danube_test::start_broker();
     auto client = danube_test::connect(broker);
     const auto registry = client.schema_registry();
@@ -586,7 +586,7 @@ TEST_SUITE("schema_registry") {
     CHECK(require_ok(consumer.receive(10s)).payload_string() == "unchecked");
   }
 
-  TEST_CASE("enforce: another subject's schema_id is refused; a topic without subject refuses everything") {
+  TEST_CASE("enforce: another subject's schema_id is refused, a topic without subject refuses everything") {
     auto broker = danube_test::start_broker();
     auto client = danube_test::connect(broker);
     const auto registry = client.schema_registry();

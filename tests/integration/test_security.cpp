@@ -114,7 +114,7 @@ TEST_SUITE("security") {
     CHECK(found.connect_url == broker.url());
   }
 
-  TEST_CASE("mutual TLS: tls::mutual works; a client without a certificate is refused in the handshake") {
+  TEST_CASE("mutual TLS: tls::mutual works, a client without a certificate is refused in the handshake") {
     auto broker = danube_test::start_broker(tls_options(true));
     const auto& certs = certificates();
     auto client =
@@ -267,7 +267,7 @@ TEST_SUITE("security") {
     CHECK(garbage.error().message() == "Invalid token");
   }
 
-  TEST_CASE("a user-written auth policy plugs in; the broker wants the Bearer prefix") {
+  TEST_CASE("a user-written auth policy plugs in, the broker wants the Bearer prefix") {
     auto broker = danube_test::start_broker(secure_options());
     const auto& certs = certificates();
     const auto token = require_ok(broker.issue_token("custom"));
@@ -310,7 +310,7 @@ TEST_SUITE("security") {
     CHECK(refused.error().message() == "JWT support is not enabled");
   }
 
-  TEST_CASE("wire level: the internal-broker header needs no token; AuthService is not behind the check") {
+  TEST_CASE("wire level: the internal-broker header needs no token, AuthService is not behind the check") {
     namespace wire = danube::detail::wire;
     auto options = secure_options({"key-1"});
     options.tls.reset();  // plaintext keeps the raw stubs simple; the checks are the same

@@ -59,7 +59,7 @@ TEST_SUITE("jwt") {
 TEST_SUITE("auth") {
   const danube::auth_context no_exchange{};
 
-  TEST_CASE("static token and supplier send Bearer headers; the supplier is asked on every call") {
+  TEST_CASE("static token and supplier send Bearer headers, the supplier is asked on every call") {
     CHECK(**danube::auth::static_token("abc").authorization(no_exchange) == "Bearer abc");
     int calls = 0;
     const danube::auth::token_supplier supplier([&] { return "t" + std::to_string(++calls); });

@@ -104,7 +104,7 @@ TEST_SUITE("broker_jwt") {
     CHECK(jwt::verify_hs256(token_with_header(R"({"alg":"HS256"})", payload), secret, 60s, now).has_value());
   }
 
-  TEST_CASE("all five claims must be present and well typed; aud is refused") {
+  TEST_CASE("all five claims must be present and well typed, aud is refused") {
     const auto exp = now_seconds + 60;
     CHECK(defect_of(token_for(fmt::format(R"({{"iss":"i","exp":{},"sub":"s","principal_type":"user"}})", exp))) ==
           jwt::token_defect::missing_claim);

@@ -30,7 +30,7 @@ TEST_SUITE("cli output") {
     CHECK(json_string("\xf4\x90\x80\x80") == R"("\ufffd\ufffd\ufffd\ufffd")");  // above U+10FFFF
   }
 
-  TEST_CASE("UTF-8 validation") {
+  TEST_CASE("UTF-8 validation of CLI output (danube_cli::is_utf8)") {
     CHECK(danube_cli::is_utf8(""));
     CHECK(danube_cli::is_utf8("hello"));
     CHECK(danube_cli::is_utf8("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"));

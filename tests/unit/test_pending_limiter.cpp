@@ -37,7 +37,7 @@ TEST_SUITE("pending_limiter") {
     CHECK(limiter.acquire(queue_full_policy::fail, 1s));
   }
 
-  TEST_CASE("block policy: a sender of a limit of 1 is woken by the release; timeout without one") {
+  TEST_CASE("block policy: a sender of a limit of 1 is woken by the release, timeout without one") {
     pending_limiter limiter(1);
     REQUIRE(limiter.acquire(queue_full_policy::block, 1s));
     const auto late = limiter.acquire(queue_full_policy::block, 20ms);

@@ -42,7 +42,7 @@ TEST_SUITE("receive_queue") {
     CHECK(reader->resumed == 1);
   }
 
-  TEST_CASE("every paused stream is resumed; nothing is dropped") {
+  TEST_CASE("every paused stream is resumed, nothing is dropped") {
     receive_queue queue(4);  // resumes at 3
     const auto first = std::make_shared<counting_reader>();
     const auto second = std::make_shared<counting_reader>();
@@ -64,7 +64,7 @@ TEST_SUITE("receive_queue") {
     CHECK(left == 3);
   }
 
-  TEST_CASE("pop waits for a message pushed by another thread; times out without one; fails after close") {
+  TEST_CASE("pop waits for a message pushed by another thread, times out without one, fails after close") {
     receive_queue queue(4);
     const auto reader = std::make_shared<counting_reader>();
     const auto none = queue.pop(10ms);

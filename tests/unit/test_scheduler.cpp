@@ -9,7 +9,7 @@
 using namespace std::chrono_literals;
 
 TEST_SUITE("scheduler") {
-  TEST_CASE("one-shot and periodic tasks run; cancel is immediate; stop joins promptly") {
+  TEST_CASE("one-shot and periodic tasks run, cancel is immediate, stop joins promptly") {
     danube::detail::scheduler timers;
     std::atomic<int> once{0};
     std::atomic<int> periodic{0};

@@ -69,7 +69,7 @@ danube::result<std::string> encoded(const S& s, const typename S::value_type& v)
 TEST_SUITE("serializer") {
   using namespace serializer_test;
 
-  TEST_CASE("the concept: built-ins and user types model it; incomplete types do not") {
+  TEST_CASE("the concept: built-ins and user types model it, incomplete types do not") {
     static_assert(danube::serializer<danube::string_serializer>);
     static_assert(danube::serializer<danube::bytes_serializer>);
     static_assert(danube::serializer<danube::json_serializer>);

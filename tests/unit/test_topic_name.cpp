@@ -65,7 +65,7 @@ TEST_SUITE("topic_name") {
     CHECK(strangers.empty());
   }
 
-  TEST_CASE("utf-8 validation") {
+  TEST_CASE("UTF-8 validation of topic names (danube::is_valid_utf8)") {
     CHECK(danube::is_valid_utf8("plain"));
     CHECK(danube::is_valid_utf8("\xc3\xa9t\xc3\xa9"));
     CHECK_FALSE(danube::is_valid_utf8("\xc3"));          // truncated
