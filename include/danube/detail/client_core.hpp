@@ -3,6 +3,7 @@
 // basic_client<Auth, Tls> only decides how this is configured.
 #pragma once
 
+#include <danube/detail/callback_queue_pin.hpp>
 #include <danube/detail/channel_reaper.hpp>
 #include <danube/detail/executor.hpp>
 #include <danube/detail/grpc_status.hpp>
@@ -62,6 +63,7 @@ class closable {
 class client_core : public std::enable_shared_from_this<client_core> {
  public:
   explicit client_core(client_settings settings) : settings_(std::move(settings)) {
+    pin_callback_queue();  // before this client's first channel: see callback_queue_pin.hpp
     if (settings_.tls.enabled) {
       grpc::SslCredentialsOptions options;
       options.pem_root_certs = settings_.tls.root_certificates;

@@ -1,6 +1,7 @@
 // The embedded broker's runtime: the broker state, its gRPC services, and the server carrying them.
 #pragma once
 
+#include <danube/detail/callback_queue_pin.hpp>
 #include <danube/detail/pem.hpp>
 #include <danube/error.hpp>
 #include <danube/testing/broker_options.hpp>
@@ -65,6 +66,7 @@ class broker_server {
   [[nodiscard]] static result<std::unique_ptr<broker_server>> start(
       const broker_options& options, topic_ownership ownership = {}, const std::vector<adopted_topic>& adopted = {},
       std::shared_ptr<schema_registry_state> registry = {}) {
+    danube::detail::pin_callback_queue();  // servers share it with clients: see callback_queue_pin.hpp
     auto address = parse_listen_address(options.listen_address);
     if (!address) {
       return std::unexpected(std::move(address.error()));
