@@ -4,6 +4,7 @@
 // Checked besides "no crash, no UB": failures are errc::unauthenticated with one of a fixed set of messages (so they
 // never echo the token); an accepted exp is a time the clock can hold; base64url decoding inverts encoding.
 #include <danube/detail/jwt.hpp>
+#include <danube/testing/detail/jwt_hs256.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -16,24 +17,7 @@
 
 namespace {
 
-std::string base64url(std::string_view in) {
-  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  unsigned buffer = 0;
-  int bits = 0;
-  for (const char c : in) {
-    buffer = (buffer << 8U) | static_cast<unsigned char>(c);
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(alphabet[(buffer >> static_cast<unsigned>(bits)) & 0x3FU]);
-    }
-  }
-  if (bits > 0) {
-    out.push_back(alphabet[(buffer << static_cast<unsigned>(6 - bits)) & 0x3FU]);
-  }
-  return out;
-}
+using danube::testing::detail::base64url_encode;
 
 void require(bool condition) {
   if (!condition) {
@@ -48,8 +32,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   const std::string_view rest(reinterpret_cast<const char*>(data + 1), size - 1);  // NOLINT
-  const std::string token =
-      (data[0] & 1U) != 0 ? std::string(rest) : base64url(R"({"alg":"HS256"})") + "." + base64url(rest) + ".c2ln";
+  const std::string token = (data[0] & 1U) != 0
+                                ? std::string(rest)
+                                : base64url_encode(R"({"alg":"HS256"})") + "." + base64url_encode(rest) + ".c2ln";
 
   const auto expiry = danube::detail::jwt_expiry(token);
   if (expiry) {
@@ -69,7 +54,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     require(std::find(std::begin(reasons), std::end(reasons), expiry.error().message()) != std::end(reasons));
   }
 
-  const auto decoded = danube::detail::base64url_decode(base64url(rest));
+  const auto decoded = danube::detail::base64url_decode(base64url_encode(rest));
   require(decoded.has_value() && *decoded == rest);
   return 0;
 }

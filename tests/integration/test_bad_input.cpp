@@ -3,6 +3,7 @@
 // wrong), never a crash, a hang or a silent success. Rows that need no broker start none.
 #include "support/certificates.hpp"
 #include "support/test_support.hpp"
+#include "support/unsigned_jwt.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -31,28 +32,7 @@ void expect_error(const Result& r, danube::errc code, std::string_view fragment)
   CHECK_MESSAGE(r.error().message().find(fragment) != std::string::npos, r.error().message());
 }
 
-std::string base64url(std::string_view in) {
-  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  unsigned buffer = 0;
-  int bits = 0;
-  for (const char c : in) {
-    buffer = (buffer << 8U) | static_cast<unsigned char>(c);
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(alphabet[(buffer >> static_cast<unsigned>(bits)) & 0x3FU]);
-    }
-  }
-  if (bits > 0) {
-    out.push_back(alphabet[(buffer << static_cast<unsigned>(6 - bits)) & 0x3FU]);
-  }
-  return out;
-}
-
-std::string jwt_with_payload(std::string_view json) {
-  return base64url(R"({"alg":"HS256","typ":"JWT"})") + "." + base64url(json) + ".c2lnbmF0dXJl";
-}
+using danube_test::jwt_with_payload;
 
 // What api_key_exchange makes of a token the broker hands back.
 danube::result<std::optional<std::string>> exchange_returning(std::string token) {

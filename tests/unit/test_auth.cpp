@@ -1,3 +1,4 @@
+#include "support/unsigned_jwt.hpp"
 #include <danube/policies/auth.hpp>
 
 #include <atomic>
@@ -8,30 +9,7 @@
 
 #include <doctest/doctest.h>
 
-namespace {
-std::string base64url(std::string_view in) {
-  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  unsigned buffer = 0;
-  int bits = 0;
-  for (const char c : in) {
-    buffer = (buffer << 8U) | static_cast<unsigned char>(c);
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(alphabet[(buffer >> static_cast<unsigned>(bits)) & 0x3FU]);
-    }
-  }
-  if (bits > 0) {
-    out.push_back(alphabet[(buffer << static_cast<unsigned>(6 - bits)) & 0x3FU]);
-  }
-  return out;
-}
-
-std::string jwt_with_payload(std::string_view json) {
-  return base64url(R"({"alg":"HS256","typ":"JWT"})") + "." + base64url(json) + ".c2lnbmF0dXJl";
-}
-}  // namespace
+using danube_test::jwt_with_payload;
 
 TEST_SUITE("jwt") {
   TEST_CASE("exp is read from the payload, whatever else it holds") {
