@@ -5,6 +5,8 @@
 // with the object. For tests and examples only: never use these in production.
 #pragma once
 
+#include <danube/detail/pem.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -28,21 +30,13 @@ namespace danube::testing {
 
 namespace detail::certificates {
 
-struct bio_free {
-  void operator()(BIO* b) const noexcept { BIO_free(b); }
-};
-struct pkey_free {
-  void operator()(EVP_PKEY* k) const noexcept { EVP_PKEY_free(k); }
-};
-struct x509_free {
-  void operator()(X509* x) const noexcept { X509_free(x); }
-};
+// The OpenSSL owners the client's PEM checks use, plus the one only certificate making needs.
+using ::danube::detail::pem_detail::bio_ptr;
+using ::danube::detail::pem_detail::pkey_ptr;
+using ::danube::detail::pem_detail::x509_ptr;
 struct extension_free {
   void operator()(X509_EXTENSION* e) const noexcept { X509_EXTENSION_free(e); }
 };
-using bio_ptr = std::unique_ptr<BIO, bio_free>;
-using pkey_ptr = std::unique_ptr<EVP_PKEY, pkey_free>;
-using x509_ptr = std::unique_ptr<X509, x509_free>;
 using extension_ptr = std::unique_ptr<X509_EXTENSION, extension_free>;
 
 // A fresh P-256 key (fast to generate, and every TLS stack takes it).

@@ -3,6 +3,7 @@
 // OpenSSL's.
 #pragma once
 
+#include <danube/detail/json_scan.hpp>
 #include <danube/detail/jwt.hpp>
 #include <danube/testing/token.hpp>
 
@@ -70,25 +71,10 @@ enum class token_defect : std::uint8_t {
   return std::string(reinterpret_cast<const char*>(digest.data()), length);  // NOLINT(*-reinterpret-cast)
 }
 
-// A JSON string literal for `text` (quotes, backslashes and control characters escaped).
+// A JSON string literal for `text` (the shared JSON writer's quoting).
 [[nodiscard]] inline std::string json_string(std::string_view text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20U) {
-          out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
+  std::string out;
+  ::danube::detail::json::append_quoted(out, text);
   return out;
 }
 
