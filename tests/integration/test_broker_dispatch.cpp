@@ -2,6 +2,7 @@
 // policies and its partition creation rules (../shared/reference/broker-behaviour.md §2.2, §6 and
 // §11 scenarios 11-27). The generated stubs talk to the broker directly; nothing here depends on our
 // client library.
+#include "support/test_support.hpp"
 #include <danube/detail/proto.hpp>
 #include <danube/error.hpp>
 #include <danube/producer_options.hpp>
@@ -71,20 +72,11 @@ embedded_broker start_broker(const broker_options& options = {}) {
   return std::move(*broker);
 }
 
-std::string unique_topic(std::string_view name) {
-  static std::atomic<unsigned> counter{0};
-  return fmt::format("/default/{}-{}", name, ++counter);
-}
+using danube_test::unique_topic;
 
+// Polls `condition` every few milliseconds until it holds or `timeout` passes.
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = arrival_timeout) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= until) {
-      return false;
-    }
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
+  return danube_test::wait_until(condition, timeout);
 }
 
 // The blob of upstream's reliable_dispatch_basic.rs: 102400 bytes of repeated text.

@@ -1,6 +1,7 @@
 // Wire-level tests of the embedded broker: the generated stubs talk to it directly, so these pin
 // the protocol behaviour (../shared/reference/broker-behaviour.md §2, §11) independently of our
 // client library.
+#include "support/test_support.hpp"
 #include <danube/detail/proto.hpp>
 #include <danube/error.hpp>
 #include <danube/testing/embedded_broker.hpp>
@@ -58,21 +59,11 @@ embedded_broker start_broker(const broker_options& options = {}) {
   return std::move(*broker);
 }
 
-std::string unique_topic(std::string_view name) {
-  static std::atomic<unsigned> counter{0};
-  return fmt::format("/default/{}-{}", name, ++counter);
-}
+using danube_test::unique_topic;
 
 // Polls `condition` every few milliseconds until it holds or `timeout` passes.
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = rpc_timeout) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= until) {
-      return false;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
+  return danube_test::wait_until(condition, timeout);
 }
 
 wire::StreamMessage make_message(std::uint64_t producer_id, const std::string& topic, std::string payload,

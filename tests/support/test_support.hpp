@@ -2,6 +2,7 @@
 // bounded wait for conditions (never a bare sleep).
 #pragma once
 
+#include "support/wait_until.hpp"
 #include <danube/danube.hpp>
 #include <danube/testing/embedded_broker.hpp>
 
@@ -36,19 +37,6 @@ inline danube::client connect(const danube::testing::embedded_broker& broker) {
 inline std::string unique_topic(std::string_view stem) {
   static std::atomic<int> counter{0};
   return fmt::format("/default/{}-{}", stem, counter.fetch_add(1));
-}
-
-// Polls `condition` until it holds or `bound` passes; returns its last value.
-template <class Condition>
-bool wait_until(Condition condition, std::chrono::milliseconds bound = std::chrono::seconds(10)) {
-  const auto deadline = std::chrono::steady_clock::now() + bound;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      return condition();
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
 }
 
 // Collects what a client logs (through basic_client_builder::logger) for tests to wait on.

@@ -1,3 +1,4 @@
+#include "support/wait_until.hpp"
 #include <danube/detail/pending_limiter.hpp>
 
 #include <atomic>
@@ -14,14 +15,7 @@ namespace {
 // Polls `done` for up to `bound`.
 template <class Condition>
 bool eventually(Condition done, std::chrono::milliseconds bound = 5s) {
-  const auto deadline = std::chrono::steady_clock::now() + bound;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      return done();
-    }
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
+  return danube_test::wait_until(done, bound);
 }
 }  // namespace
 
