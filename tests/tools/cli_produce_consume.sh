@@ -5,42 +5,7 @@
 # usage: cli_produce_consume.sh <path to danube-cpp-cli> <path to danube-embedded-broker>
 set -u
 
-cli=$1
-broker_bin=$2
-work=$(mktemp -d)
-broker_pid=
-consumer_pid=
-cleanup() {
-  for pid in $consumer_pid $broker_pid; do
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -KILL "$pid" 2>/dev/null
-    fi
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  for f in "$work"/*.out "$work"/*.err; do
-    [[ -e $f ]] || continue
-    echo "--- $(basename "$f"):" >&2
-    cat "$f" >&2
-  done
-  exit 1
-}
-
-# cli NAME ARGS...: runs the CLI with stdout/stderr in $work/NAME.out and .err; sets $rc.
-cli() {
-  local name=$1
-  shift
-  "$cli" "$@" >"$work/$name.out" 2>"$work/$name.err"
-  rc=$?
-}
-
-expect_rc() { # expect_rc NAME WANT
-  [[ $rc -eq $2 ]] || fail "$1 exited $rc, expected $2"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/cli_test_lib.sh" "$@"
 
 # start_consumer NAME ARGS...: the consume command in the background; returns once it has
 # announced "subscribed" on stderr (so messages published from now on reach it).
@@ -105,16 +70,7 @@ expect_rc "mutual TLS with a missing CA file" 1
 grep -q "^error: invalid_argument: .*missing-ca.pem" "$work/mtls.err" || fail "missing CA file not named (mTLS)"
 
 # --- Start the broker on an ephemeral port -------------------------------------------------------
-"$broker_bin" --listen 127.0.0.1:0 >"$work/broker.out" 2>"$work/broker.err" &
-broker_pid=$!
-for _ in $(seq 100); do
-  [[ -s $work/broker.out ]] && break
-  kill -0 "$broker_pid" 2>/dev/null || fail "the broker exited before announcing itself"
-  sleep 0.1
-done
-line=$(head -n 1 "$work/broker.out")
-[[ $line =~ ^listening\ on\ (http://127\.0\.0\.1:[0-9]+)$ ]] || fail "unexpected announcement '$line'"
-url=${BASH_REMATCH[1]}
+start_broker
 
 # --- Round trip: 5 messages with attributes and a key, --json ---------------------------------
 topic=/default/cli-e2e
