@@ -45,6 +45,7 @@ struct client_settings {
   std::chrono::milliseconds call_timeout{30'000};
   std::chrono::milliseconds keepalive{30'000};
   std::chrono::milliseconds health_check_interval{5'000};
+  std::size_t connections_per_broker = 1;  // channels (so connections) per broker address
   tls_configuration tls;
   log_sink logger;
   std::function<result<std::optional<std::string>>(const auth_context&)> authorization;
@@ -86,21 +87,31 @@ class client_core : public std::enable_shared_from_this<client_core> {
     return {url, url, false};
   }
 
-  // The pooled channel for a connect_url: one per broker address, shared by every producer,
-  // consumer and registry call of this client.
-  [[nodiscard]] result<std::shared_ptr<grpc::Channel>> channel(const std::string& connect_url) {
+  // The pooled channel for a connect_url: `connections_per_broker` per broker address (`lane`
+  // picks one, modulo that count), shared by every producer, consumer and registry call of this
+  // client. Control calls use lane 0; each partition's sends and stream use the lane it was given
+  // by next_lane(), so one partition's messages stay on one connection (in order).
+  [[nodiscard]] result<std::shared_ptr<grpc::Channel>> channel(const std::string& connect_url, std::size_t lane = 0) {
+    lane %= lane_count_();
     std::lock_guard lock(mu_);
     if (closed_) {
       return unexpected_error(errc::closed, "the client is closed");
     }
-    if (const auto it = channels_.find(connect_url); it != channels_.end()) {
-      return it->second;
+    auto& lanes = channels_[connect_url];
+    if (lane < lanes.size() && lanes[lane]) {
+      return lanes[lane];
     }
     auto url = parse_service_url(connect_url);
     if (!url) {
+      if (lanes.empty()) {
+        channels_.erase(connect_url);
+      }
       return std::unexpected(std::move(url).error());
     }
     if (url->tls != settings_.tls.enabled) {
+      if (lanes.empty()) {
+        channels_.erase(connect_url);
+      }
       return unexpected_error(errc::invalid_argument,
                               "the broker address '" + connect_url + "' does not match the client's TLS setting");
     }
@@ -110,11 +121,22 @@ class client_core : public std::enable_shared_from_this<client_core> {
     // Channels of different clients must not share connections: closing one client (or a test
     // restarting a broker) must not disturb another.
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    // The lanes of one broker differ in their arguments too, so gRPC never merges them into one
+    // subchannel (one connection), whatever the pool.
+    args.SetInt("danube.connection_lane", static_cast<int>(lane));
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2'000);
     auto created = grpc::CreateCustomChannel(url->authority(), credentials_, args);
-    channels_.emplace(connect_url, created);
+    if (lanes.size() <= lane) {
+      lanes.resize(lane + 1);
+    }
+    lanes[lane] = created;
     return created;
+  }
+
+  // The lane of the next partition producer or consumer: round robin over connections_per_broker.
+  [[nodiscard]] std::size_t next_lane() noexcept {
+    return lanes_.fetch_add(1, std::memory_order_relaxed) % lane_count_();
   }
 
   // Waits (at most the connect timeout) until the broker at `address` accepts connections.
@@ -243,14 +265,22 @@ class client_core : public std::enable_shared_from_this<client_core> {
   }
 
  private:
+  [[nodiscard]] std::size_t lane_count_() const noexcept {
+    return std::max<std::size_t>(1, settings_.connections_per_broker);
+  }
+
   // Channels are never destroyed here: this may run on a gRPC callback thread (see
   // channel_reaper.hpp).
   void retire_channels_() {
     std::vector<std::shared_ptr<grpc::Channel>> channels;
     {
       std::lock_guard lock(mu_);
-      for (auto& [url, channel] : channels_) {
-        channels.push_back(std::move(channel));
+      for (auto& [url, lanes] : channels_) {
+        for (auto& channel : lanes) {
+          if (channel) {
+            channels.push_back(std::move(channel));
+          }
+        }
       }
       channels_.clear();
     }
@@ -344,10 +374,11 @@ class client_core : public std::enable_shared_from_this<client_core> {
   executor listeners_;
   mutable std::mutex mu_;
   bool closed_ = false;
-  std::map<std::string, std::shared_ptr<grpc::Channel>, std::less<>> channels_;
+  std::map<std::string, std::vector<std::shared_ptr<grpc::Channel>>, std::less<>> channels_;  // by connect URL
   std::vector<std::weak_ptr<closable>> tracked_;
   std::vector<std::shared_ptr<grpc::ClientContext>> exchanges_;  // api-key exchanges in progress
   std::atomic<std::uint64_t> request_ids_{1};
+  std::atomic<std::size_t> lanes_{0};
 };
 
 }  // namespace danube::detail

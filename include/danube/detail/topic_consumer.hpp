@@ -47,7 +47,8 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
         topic_(std::move(topic)),
         options_(options),
         retry_(std::move(retry)),
-        queue_(std::move(queue)) {}
+        queue_(std::move(queue)),
+        lane_(core_->next_lane()) {}
 
   [[nodiscard]] const std::string& topic() const noexcept { return topic_; }
 
@@ -225,7 +226,7 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
       generation = ++generation_;
       opened_at_ = clock::now();
     }
-    auto ch = core_->channel(address.connect_url);
+    auto ch = core_->channel(address.connect_url, lane_);  // this partition's connection
     if (!ch) {
       on_stream_end_(generation, grpc::Status(grpc::StatusCode::UNAVAILABLE, ch.error().message()));
       return;
@@ -353,6 +354,7 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
   const consumer_options options_;
   const retry_schedule retry_;
   const std::shared_ptr<receive_queue> queue_;
+  const std::size_t lane_;  // which of the client's connections to the broker carries the stream
   std::mutex mu_;
   broker_address address_;
   std::uint64_t consumer_id_ = 0;

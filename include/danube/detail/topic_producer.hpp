@@ -58,7 +58,8 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
         topic_(std::move(topic)),
         name_(std::move(name)),
         options_(options),
-        retry_(std::move(retry)) {}
+        retry_(std::move(retry)),
+        lane_(core_->next_lane()) {}
 
   [[nodiscard]] const std::string& topic() const noexcept { return topic_; }
 
@@ -148,7 +149,7 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
 
   // Takes a fresh registration (after create or recovery) and moves the health check to it.
   [[nodiscard]] result<void> adopt_(broker_address address, std::uint64_t producer_id) {
-    auto ch = core_->channel(address.connect_url);
+    auto ch = core_->channel(address.connect_url, lane_);  // this partition's connection, for every send
     if (!ch) {
       return std::unexpected(std::move(ch).error());
     }
@@ -467,6 +468,7 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
   const std::string name_;
   const producer_options options_;
   const retry_schedule retry_;
+  const std::size_t lane_;  // which of the client's connections to the broker carries the sends
 
   std::mutex mu_;
   std::condition_variable idle_;
