@@ -13,6 +13,7 @@
 // call per message (default max_unacked 10), which perf_producer's unary numbers already cover.
 #include "common/bare.hpp"
 #include "common/bench.hpp"
+#include "common/count_allocations.hpp"
 #include "common/rate_limiter.hpp"
 
 #include <atomic>
@@ -32,6 +33,7 @@ struct options {
   common_options common;
   std::string mode = "throughput";
   std::size_t queue = 1000;  // the client's receive_queue_capacity
+  std::vector<std::string> cases{"prefilled", "live"};
   // --mode memory
   double consume_rate = 2000;
   std::size_t window = 64;
@@ -43,9 +45,9 @@ struct received {
   std::uint64_t messages = 0;
   std::uint64_t bytes = 0;
   double seconds = 0;
-  double cpu = 0;  // process CPU seconds while receiving
+  cpu_usage used;  // what the process spent while receiving
   [[nodiscard]] double rate() const { return seconds > 0 ? static_cast<double>(messages) / seconds : 0.0; }
-  [[nodiscard]] double cpu_us() const { return messages > 0 ? cpu * 1e6 / static_cast<double>(messages) : 0.0; }
+  [[nodiscard]] per_message per_msg() const { return per_message::of(used, messages); }
 };
 
 // The publisher both implementations share: bare gRPC, 64 calls in flight.
@@ -141,17 +143,17 @@ received run_client(danube::client& client, target& broker, const std::shared_pt
   (void)client_receive(consumer, o.common.warmup, clock::now(), 5s);
   received out;
   if (live) {
-    const auto cpu = cpu_seconds();
+    const usage_meter meter;
     const auto start = clock::now();
     std::thread publisher([&] { publish(channel, broker.url(), topic, payload, count); });
     out = client_receive(consumer, count, start, 2s);
     publisher.join();
-    out.cpu = cpu_seconds() - cpu;
+    out.used = meter.stop();
   } else {
     publish(channel, broker.url(), topic, payload, count);
-    const auto cpu = cpu_seconds();
+    const usage_meter meter;
     out = client_receive(consumer, count, clock::now(), 2s);
-    out.cpu = cpu_seconds() - cpu;
+    out.used = meter.stop();
   }
   consumer.close();
   return out;
@@ -167,17 +169,17 @@ received run_bare(target& broker, const std::shared_ptr<grpc::Channel>& channel,
   (void)bare_receive(consumer, o.common.warmup, clock::now(), 5s);
   received out;
   if (live) {
-    const auto cpu = cpu_seconds();
+    const usage_meter meter;
     const auto start = clock::now();
     std::thread publisher([&] { publish(channel, broker.url(), topic, payload, count); });
     out = bare_receive(consumer, count, start, 2s);
     publisher.join();
-    out.cpu = cpu_seconds() - cpu;
+    out.used = meter.stop();
   } else {
     publish(channel, broker.url(), topic, payload, count);
-    const auto cpu = cpu_seconds();
+    const usage_meter meter;
     out = bare_receive(consumer, count, clock::now(), 2s);
-    out.cpu = cpu_seconds() - cpu;
+    out.used = meter.stop();
   }
   return out;
 }
@@ -196,14 +198,15 @@ int throughput_mode(const options& o) {
       "perf_consumer: {}; {} B payloads, non-reliable, {} messages per run, receive queue {}, {} run(s) per "
       "case; {}\n",
       broker.describe(), o.common.size, count, o.queue, o.common.repeat, machine_load());
-  fmt::print("{:<12} {:>12} {:>12} {:>7}  {:<30} {:>9} {:>15}\n", "case", "client msg/s", "bare msg/s", "ratio",
-             "baseline", "messages", "cpu us/msg c/b");
-  for (const bool live : {false, true}) {
+  fmt::print("{:<16} {:>12} {:>12} {:>6}  {:<30} {:>9} {:>15} {:>13} {:>15} {:>11} {:>11}\n", "case", "client msg/s",
+             "bare msg/s", "ratio", "baseline", "messages", "cpu us/msg c/b", "new/msg c/b", "malloc/msg c/b",
+             "futex/msg", "csw/msg");
+  for (const auto& name : o.cases) {
+    const bool live = name == "live";
     std::vector<double> client_rates;
     std::vector<double> bare_rates;
     std::vector<double> ratios;
-    std::vector<double> client_cpu;
-    std::vector<double> bare_cpu;
+    usage_medians usage;
     std::uint64_t short_runs = 0;
     for (unsigned r = 0; r < o.common.repeat; ++r) {
       received b;
@@ -230,22 +233,21 @@ int throughput_mode(const options& o) {
       bare_rates.push_back(b.rate());
       client_rates.push_back(k.rate());
       ratios.push_back(b.rate() > 0 ? k.rate() / b.rate() : 0.0);
-      client_cpu.push_back(k.cpu_us());
-      bare_cpu.push_back(b.cpu_us());
+      usage.add(k.per_msg(), b.per_msg());
     }
-    const auto name = live ? "live" : "prefilled";
     const auto baseline = live ? "sync stream reader, live" : "sync stream reader, prefilled";
     const double client_rate = median(client_rates);
     const double bare_rate = median(bare_rates);
     const double ratio = median(ratios);
-    const auto cpu = fmt::format("{:.1f}/{:.1f}", median(client_cpu), median(bare_cpu));
-    fmt::print("{:<12} {:>12} {:>12} {:>7.2f}  {:<30} {:>9} {:>15}{}\n", name, grouped(client_rate), grouped(bare_rate),
-               ratio, baseline, count, cpu,
+    fmt::print("{:<16} {:>12} {:>12} {:>6.2f}  {:<30} {:>9} {:>15} {:>13} {:>15} {:>11} {:>11}{}\n", name,
+               grouped(client_rate), grouped(bare_rate), ratio, baseline, count, usage.pair(&per_message::cpu_us, 1),
+               usage.pair(&per_message::news, 1), usage.pair(&per_message::mallocs, 1),
+               usage.pair(&per_message::futexes, 2), usage.pair(&per_message::switches, 2),
                short_runs > 0 ? fmt::format("  ({} run(s) ended early: messages missing)", short_runs) : "");
     std::fflush(stdout);
     if (o.common.json) {
-      json_line()
-          .add("bench", "perf_consumer")
+      json_line j;
+      j.add("bench", "perf_consumer")
           .add("case", name)
           .add("baseline", baseline)
           .add("size", o.common.size)
@@ -255,12 +257,9 @@ int throughput_mode(const options& o) {
           .add("client_msgs_per_s", client_rate)
           .add("bare_msgs_per_s", bare_rate)
           .add("client_mb_per_s", mb_per_s(client_rate, o.common.size))
-          .add("ratio", ratio)
-          .add("client_cpu_us_per_msg", median(client_cpu))
-          .add("bare_cpu_us_per_msg", median(bare_cpu))
-          .add("short_runs", short_runs)
-          .add("load1", load_one_minute())
-          .print();
+          .add("ratio", ratio);
+      usage.add_json(j);
+      j.add("short_runs", short_runs).add("load1", load_one_minute()).print();
     }
   }
   client.close();
@@ -398,6 +397,21 @@ int main(int argc, char** argv) {
                [&](std::string_view v) {
                  o.mode = std::string(v);
                  return v == "throughput" || v == "memory";
+               }},
+              {"--cases", "prefilled,live", "throughput mode: the cases to run, in order (default prefilled,live)",
+               [&](std::string_view v) {
+                 std::vector<std::string> cases;
+                 while (!v.empty()) {
+                   const auto comma = v.find(',');
+                   const auto one = v.substr(0, comma);
+                   if (one != "prefilled" && one != "live") {
+                     return false;
+                   }
+                   cases.emplace_back(one);
+                   v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
+                 }
+                 o.cases = std::move(cases);
+                 return !o.cases.empty();
                }},
               {"--queue", "N", "the client's receive_queue_capacity (default 1000)",
                [&](std::string_view v) { return parse_number(v, o.queue) && o.queue > 0; }},

@@ -11,6 +11,7 @@
 //   bare:   callback-API SendMessage, --window in flight, queued in order -> sync stream reader
 #include "common/bare.hpp"
 #include "common/bench.hpp"
+#include "common/count_allocations.hpp"
 #include "common/histogram.hpp"
 #include "common/rate_limiter.hpp"
 

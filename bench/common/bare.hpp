@@ -30,8 +30,10 @@ namespace wire = danube::detail::wire;
 
 inline constexpr auto bare_deadline = std::chrono::seconds(30);  // the client's default send timeout
 
-// A channel of its own (not shared with any client), as the client's channel is.
-inline std::shared_ptr<grpc::Channel> bare_channel(const std::string& url) {
+// A channel of its own (not shared with any client), as the client's channel is. `lane` is set as
+// a channel argument so that several channels to one server never share a connection, as the
+// client's connections_per_broker lanes do not.
+inline std::shared_ptr<grpc::Channel> bare_channel(const std::string& url, int lane = 0) {
   std::string_view authority = url;
   if (authority.starts_with("http://")) {
     authority.remove_prefix(7);
@@ -40,6 +42,7 @@ inline std::shared_ptr<grpc::Channel> bare_channel(const std::string& url) {
   }
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetInt("danube.bench_lane", lane);
   auto channel = grpc::CreateCustomChannel(std::string(authority), grpc::InsecureChannelCredentials(), args);
   if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
     fail(fmt::format("bare gRPC: could not connect to {}", url));
@@ -56,11 +59,15 @@ inline void set_deadline(grpc::ClientContext& context) {
 
 class bare_producer {
  public:
-  // Registers one producer per topic (the partitions of a partitioned topic), as the client does.
-  bare_producer(std::shared_ptr<grpc::Channel> channel, std::string broker_url, const std::vector<std::string>& topics,
-                const std::string& name, bool reliable)
-      : stub_(wire::ProducerService::NewStub(channel)) {
+  // Registers one producer per topic (the partitions of a partitioned topic), as the client does;
+  // partition i sends on channels[i % channels.size()] (the client's lanes, round robin).
+  bare_producer(const std::vector<std::shared_ptr<grpc::Channel>>& channels, std::string broker_url,
+                const std::vector<std::string>& topics, const std::string& name, bool reliable) {
+    for (const auto& channel : channels) {
+      stubs_.push_back(wire::ProducerService::NewStub(channel));
+    }
     for (std::size_t i = 0; i < topics.size(); ++i) {
+      auto& stub = *stubs_[i % stubs_.size()];
       wire::ProducerRequest request;
       request.set_request_id(next_id_++);
       request.set_producer_name(topics.size() == 1 ? name : fmt::format("{}-{}", name, i));
@@ -69,7 +76,7 @@ class bare_producer {
       wire::ProducerResponse response;
       grpc::ClientContext context;
       set_deadline(context);
-      if (const auto status = stub_->CreateProducer(&context, request, &response); !status.ok()) {
+      if (const auto status = stub.CreateProducer(&context, request, &response); !status.ok()) {
         fail(fmt::format("bare CreateProducer on {}: {}", topics[i], status.error_message()));
       }
       wire::StreamMessage stamp;
@@ -81,6 +88,9 @@ class bare_producer {
       stamps_.push_back(std::move(stamp));
     }
   }
+  bare_producer(std::shared_ptr<grpc::Channel> channel, std::string broker_url, const std::vector<std::string>& topics,
+                const std::string& name, bool reliable)
+      : bare_producer(std::vector{std::move(channel)}, std::move(broker_url), topics, name, reliable) {}
 
   [[nodiscard]] std::size_t partitions() const noexcept { return stamps_.size(); }
 
@@ -91,21 +101,21 @@ class bare_producer {
     return out;
   }
 
-  // SendMessage through the generated synchronous stub.
-  grpc::Status send_sync(wire::StreamMessage& request) {
+  // SendMessage through the generated synchronous stub, on `partition`'s channel.
+  grpc::Status send_sync(std::size_t partition, wire::StreamMessage& request) {
     stamp_(request);
     grpc::ClientContext context;
     set_deadline(context);
     wire::MessageResponse response;
-    return stub_->SendMessage(&context, request, &response);
+    return stub_(partition).SendMessage(&context, request, &response);
   }
 
-  // SendMessage through the callback API; `done` runs on a gRPC thread.
-  void send_async(grpc::ClientContext& context, wire::StreamMessage& request, wire::MessageResponse& response,
-                  std::function<void(grpc::Status)> done) {
+  // SendMessage through the callback API, on `partition`'s channel; `done` runs on a gRPC thread.
+  void send_async(std::size_t partition, grpc::ClientContext& context, wire::StreamMessage& request,
+                  wire::MessageResponse& response, std::function<void(grpc::Status)> done) {
     stamp_(request);
     set_deadline(context);
-    stub_->async()->SendMessage(&context, &request, &response, std::move(done));
+    stub_(partition).async()->SendMessage(&context, &request, &response, std::move(done));
   }
 
   // Blocking sends, one at a time, round robin over the partitions.
@@ -115,13 +125,13 @@ class bare_producer {
       requests.push_back(request(p, payload));
     }
     for (std::uint64_t i = 0; i < warmup; ++i) {
-      (void)send_sync(requests[i % requests.size()]);
+      (void)send_sync(i % requests.size(), requests[i % requests.size()]);
     }
     throughput out;
     const auto start = clock::now();
     for (std::uint64_t i = 0; !limit.done(i, start); ++i) {
       const auto t = clock::now();
-      if (send_sync(requests[i % requests.size()]).ok()) {
+      if (send_sync(i % requests.size(), requests[i % requests.size()]).ok()) {
         ++out.messages;
       } else {
         ++out.errors;
@@ -150,10 +160,15 @@ class bare_producer {
             .count()));
   }
 
+  [[nodiscard]] wire::ProducerService::Stub& stub_(std::size_t partition) const {
+    return *stubs_[partition % stamps_.size() % stubs_.size()];
+  }
+
   struct slot {
     std::unique_ptr<grpc::ClientContext> context;
     wire::StreamMessage request;
     wire::MessageResponse response;
+    std::size_t partition = 0;
   };
 
   throughput window_pass_(std::string_view payload, std::size_t window, run_limit limit) {
@@ -162,6 +177,7 @@ class bare_producer {
       for (std::size_t w = 0; w < window; ++w) {
         auto s = std::make_unique<slot>();
         s->request = request(p, payload);
+        s->partition = p;
         slots.push_back(std::move(s));
       }
     }
@@ -175,7 +191,7 @@ class bare_producer {
     std::function<void(slot&)> launch;
     launch = [&](slot& s) {
       s.context = std::make_unique<grpc::ClientContext>();
-      send_async(*s.context, s.request, s.response, [&, sp = &s](const grpc::Status& status) {
+      send_async(s.partition, *s.context, s.request, s.response, [&, sp = &s](const grpc::Status& status) {
         (status.ok() ? completed : errors).fetch_add(1, std::memory_order_relaxed);
         if (!limit.done(started.load(std::memory_order_relaxed), start)) {
           started.fetch_add(1, std::memory_order_relaxed);
@@ -198,10 +214,10 @@ class bare_producer {
     }
     std::unique_lock lock(mu);
     idle.wait(lock, [&] { return in_flight == 0; });
-    return {completed.load(), errors.load(), seconds_since(start)};
+    return {completed.load(), errors.load(), seconds_since(start), {}};
   }
 
-  std::unique_ptr<wire::ProducerService::Stub> stub_;
+  std::vector<std::unique_ptr<wire::ProducerService::Stub>> stubs_;  // one per channel
   std::vector<wire::StreamMessage> stamps_;
   std::atomic<std::uint64_t> next_id_{1};
 };
@@ -252,7 +268,7 @@ class bare_pipeline {
 
   void launch_(std::unique_ptr<slot> s) {
     auto* raw = s.release();
-    producer_.send_async(raw->context, raw->request, raw->response, [this, raw](const grpc::Status& status) {
+    producer_.send_async(0, raw->context, raw->request, raw->response, [this, raw](const grpc::Status& status) {
       delete raw;  // NOLINT(cppcoreguidelines-owning-memory): owned by the call until here
       if (!status.ok()) {
         errors_.fetch_add(1, std::memory_order_relaxed);

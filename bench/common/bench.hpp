@@ -7,11 +7,13 @@
 #include <danube/testing/embedded_broker.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <optional>
@@ -20,6 +22,7 @@
 #include <string>
 #include <string_view>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <system_error>
 #include <thread>
 #include <unistd.h>
@@ -27,6 +30,14 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <linux/perf_event.h>
+
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#define DANUBE_BENCH_CALLGRIND(request) request
+#else
+#define DANUBE_BENCH_CALLGRIND(request)
+#endif
 
 namespace danube_bench {
 
@@ -255,45 +266,6 @@ struct run_limit {
   }
 };
 
-// CPU time (user + system) and context switches of the whole process so far: broker, client and
-// gRPC threads.
-struct cpu_usage {
-  double seconds = 0;
-  double switches = 0;  // voluntary (a thread blocked) and involuntary (preempted)
-
-  [[nodiscard]] static cpu_usage now() {
-    rusage usage{};
-    ::getrusage(RUSAGE_SELF, &usage);
-    const auto secs = [](const timeval& t) {
-      return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
-    };
-    return {secs(usage.ru_utime) + secs(usage.ru_stime), static_cast<double>(usage.ru_nvcsw + usage.ru_nivcsw)};
-  }
-  cpu_usage operator-(const cpu_usage& earlier) const {
-    return {seconds - earlier.seconds, switches - earlier.switches};
-  }
-};
-
-[[nodiscard]] inline double cpu_seconds() { return cpu_usage::now().seconds; }
-
-struct throughput {
-  std::uint64_t messages = 0;
-  std::uint64_t errors = 0;
-  double seconds = 0;
-  double cpu = 0;       // process CPU seconds during the run (set by the caller)
-  double switches = 0;  // process context switches during the run (set by the caller)
-  [[nodiscard]] double rate() const { return seconds > 0 ? static_cast<double>(messages) / seconds : 0.0; }
-  [[nodiscard]] double switches_per_msg() const {
-    return messages > 0 ? switches / static_cast<double>(messages) : 0.0;
-  }
-  // Process CPU microseconds per message: less sensitive than the rate to other load on the machine.
-  [[nodiscard]] double cpu_us() const { return messages > 0 ? cpu * 1e6 / static_cast<double>(messages) : 0.0; }
-};
-
-[[nodiscard]] inline double seconds_since(clock::time_point start) {
-  return std::chrono::duration<double>(clock::now() - start).count();
-}
-
 [[nodiscard]] inline double median(std::vector<double> values) {
   if (values.empty()) {
     return 0;
@@ -301,6 +273,212 @@ struct throughput {
   std::ranges::sort(values);
   const auto n = values.size();
   return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+// Heap allocations since the program started: global operator new calls, and malloc-family calls
+// (gRPC core's own and operator new's included). Defined by count_allocations.hpp, which every
+// bench program includes once.
+struct allocation_counts {
+  std::uint64_t news = 0;
+  std::uint64_t mallocs = 0;
+};
+allocation_counts allocations_so_far() noexcept;
+
+// Futex system calls made by every thread of this process from construction to read() (threads
+// started meanwhile included): the thread hand-offs, wake-ups and contended locks a message costs.
+// Counted with a perf tracepoint (syscalls:sys_enter_futex), one counter per thread that exists at
+// construction, inherited by the threads they start; unavailable (std::nullopt) where perf events
+// or tracefs are not (an unprivileged user with perf_event_paranoid > 1, a container without them).
+class futex_meter {
+ public:
+  futex_meter() {
+    const auto id = tracepoint_id_();
+    if (!id) {
+      return;
+    }
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+      pid_t tid = 0;
+      if (!parse_tid_(task.path().filename().string(), tid)) {
+        continue;
+      }
+      perf_event_attr attr{};
+      attr.type = PERF_TYPE_TRACEPOINT;
+      attr.size = sizeof attr;
+      attr.config = *id;
+      attr.inherit = 1;
+      const auto fd = static_cast<int>(::syscall(SYS_perf_event_open, &attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC));
+      if (fd < 0) {
+        if (errno == ESRCH) {
+          continue;  // the thread has just exited
+        }
+        close_all_();
+        return;
+      }
+      fds_.push_back(fd);
+    }
+    ok_ = !fds_.empty();
+  }
+  futex_meter(const futex_meter&) = delete;
+  futex_meter& operator=(const futex_meter&) = delete;
+  ~futex_meter() { close_all_(); }
+
+  // Futex calls so far (std::nullopt: not countable here).
+  [[nodiscard]] std::optional<double> read() const {
+    if (!ok_) {
+      return std::nullopt;
+    }
+    std::uint64_t total = 0;
+    for (const int fd : fds_) {
+      std::uint64_t value = 0;
+      if (::read(fd, &value, sizeof value) == static_cast<ssize_t>(sizeof value)) {
+        total += value;
+      }
+    }
+    return static_cast<double>(total);
+  }
+
+ private:
+  static std::optional<std::uint64_t> tracepoint_id_() {
+    for (const char* path : {"/sys/kernel/tracing/events/syscalls/sys_enter_futex/id",
+                             "/sys/kernel/debug/tracing/events/syscalls/sys_enter_futex/id"}) {
+      std::ifstream in(path);
+      std::uint64_t id = 0;
+      if (in >> id) {
+        return id;
+      }
+    }
+    return std::nullopt;
+  }
+  static bool parse_tid_(const std::string& name, pid_t& tid) {
+    const auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), tid);
+    return ec == std::errc{} && end == name.data() + name.size();
+  }
+  void close_all_() {
+    for (const int fd : fds_) {
+      ::close(fd);
+    }
+    fds_.clear();
+    ok_ = false;
+  }
+
+  std::vector<int> fds_;
+  bool ok_ = false;
+};
+
+// CPU time (user + system), context switches and heap allocations of the whole process so far:
+// broker, client and gRPC threads.
+struct cpu_usage {
+  double seconds = 0;
+  double switches = 0;            // voluntary (a thread blocked) and involuntary (preempted)
+  double news = 0;                // global operator new calls
+  double mallocs = 0;             // malloc/calloc/realloc calls (operator new's and gRPC core's included)
+  std::optional<double> futexes;  // futex system calls, where countable (set by usage_meter)
+
+  [[nodiscard]] static cpu_usage now() {
+    rusage usage{};
+    ::getrusage(RUSAGE_SELF, &usage);
+    const auto secs = [](const timeval& t) {
+      return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+    };
+    const auto allocated = allocations_so_far();
+    return {secs(usage.ru_utime) + secs(usage.ru_stime), static_cast<double>(usage.ru_nvcsw + usage.ru_nivcsw),
+            static_cast<double>(allocated.news), static_cast<double>(allocated.mallocs), std::nullopt};
+  }
+  cpu_usage operator-(const cpu_usage& earlier) const {
+    return {seconds - earlier.seconds, switches - earlier.switches, news - earlier.news, mallocs - earlier.mallocs,
+            futexes};
+  }
+};
+
+[[nodiscard]] inline double cpu_seconds() { return cpu_usage::now().seconds; }
+
+// What one measured run cost the process: construct before the run, stop() after it. Under
+// `valgrind --tool=callgrind --instr-atstart=no` only the measured runs are instrumented, so the
+// instruction counts are those of the runs alone (docs/benchmarks.md).
+class usage_meter {
+ public:
+  usage_meter() { DANUBE_BENCH_CALLGRIND(CALLGRIND_START_INSTRUMENTATION); }
+  usage_meter(const usage_meter&) = delete;
+  usage_meter& operator=(const usage_meter&) = delete;
+  ~usage_meter() = default;
+
+  [[nodiscard]] cpu_usage stop() const {
+    DANUBE_BENCH_CALLGRIND(CALLGRIND_STOP_INSTRUMENTATION);
+    auto used = cpu_usage::now() - start_;
+    used.futexes = futexes_.read();
+    return used;
+  }
+
+ private:
+  futex_meter futexes_;  // opened first: its own system calls are not counted as the run's
+  cpu_usage start_ = cpu_usage::now();
+};
+
+// Per-message figures of a run (0 for an empty run; futexes -1 where they cannot be counted).
+struct per_message {
+  double cpu_us = 0;
+  double switches = 0;
+  double news = 0;
+  double mallocs = 0;
+  double futexes = -1;
+
+  [[nodiscard]] static per_message of(const cpu_usage& used, std::uint64_t messages) {
+    if (messages == 0) {
+      return {};
+    }
+    const auto n = static_cast<double>(messages);
+    return {used.seconds * 1e6 / n, used.switches / n, used.news / n, used.mallocs / n,
+            used.futexes ? *used.futexes / n : -1.0};
+  }
+};
+
+// Medians over the runs of a case, client and bare side by side, for the table and the JSON line.
+struct usage_medians {
+  std::vector<per_message> client;
+  std::vector<per_message> bare;
+
+  void add(const per_message& c, const per_message& b) {
+    client.push_back(c);
+    bare.push_back(b);
+  }
+  [[nodiscard]] static double of(const std::vector<per_message>& runs, double per_message::*field) {
+    std::vector<double> values;
+    for (const auto& r : runs) {
+      values.push_back(r.*field);
+    }
+    return median(std::move(values));
+  }
+  // "c/b" with `digits` decimals, "-" for a field that could not be measured.
+  [[nodiscard]] std::string pair(double per_message::*field, int digits) const {
+    const auto one = [&](double v) { return v < 0 ? std::string("-") : fmt::format("{:.{}f}", v, digits); };
+    return fmt::format("{}/{}", one(of(client, field)), one(of(bare, field)));
+  }
+  // The JSON fields client_<name>_per_msg and bare_<name>_per_msg.
+  template <class Json>
+  void add_json(Json& j) const {
+    const auto both = [&](std::string_view name, double per_message::*field) {
+      j.add(fmt::format("client_{}", name), of(client, field)).add(fmt::format("bare_{}", name), of(bare, field));
+    };
+    both("cpu_us_per_msg", &per_message::cpu_us);
+    both("switches_per_msg", &per_message::switches);
+    both("news_per_msg", &per_message::news);
+    both("mallocs_per_msg", &per_message::mallocs);
+    both("futexes_per_msg", &per_message::futexes);
+  }
+};
+
+struct throughput {
+  std::uint64_t messages = 0;
+  std::uint64_t errors = 0;
+  double seconds = 0;
+  cpu_usage used;  // what the process spent during the run (set by the caller)
+  [[nodiscard]] double rate() const { return seconds > 0 ? static_cast<double>(messages) / seconds : 0.0; }
+  [[nodiscard]] per_message per_msg() const { return per_message::of(used, messages); }
+};
+
+[[nodiscard]] inline double seconds_since(clock::time_point start) {
+  return std::chrono::duration<double>(clock::now() - start).count();
 }
 
 [[nodiscard]] inline double mb_per_s(double messages_per_s, std::size_t size) {
