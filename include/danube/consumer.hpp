@@ -435,6 +435,9 @@ class basic_consumer_builder {
     if (options_.receive_queue_capacity == 0) {
       return unexpected_error(errc::invalid_argument, "the receive queue capacity must be at least 1");
     }
+    if (auto ok = validate_retry_policy(retry_); !ok) {
+      return std::unexpected(std::move(ok).error());
+    }
     return basic_consumer<RetryPolicy>(client_, options_, retry_);
   }
 

@@ -474,6 +474,9 @@ class basic_producer_builder {
     if (options_.send_timeout <= std::chrono::milliseconds::zero()) {
       return unexpected_error(errc::invalid_argument, "the send timeout must be positive");
     }
+    if (auto ok = validate_retry_policy(retry_); !ok) {
+      return std::unexpected(std::move(ok).error());
+    }
     if (auto ok = check_schema_(); !ok) {
       return std::unexpected(std::move(ok).error());
     }

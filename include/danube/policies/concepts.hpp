@@ -21,10 +21,25 @@ namespace danube {
 //   p.next_delay(err, attempt) -> std::optional<std::chrono::milliseconds>
 //     `attempt` counts retries from 1. std::nullopt means "give up and report err".
 //     Only retryable errors (err.retryable()) are ever offered to the policy.
+//
+//   p.validate() -> result<void>        optional: checked by the producer's and consumer's build(),
+//                                        whose error it becomes (e.g. a zero base delay)
 template <class P>
 concept retry_policy = std::copy_constructible<P> && requires(P& policy, const error& err, unsigned attempt) {
   { policy.next_delay(err, attempt) } -> std::same_as<std::optional<std::chrono::milliseconds>>;
 };
+
+// The optional validate() of a retry policy; a policy without one is always valid.
+template <retry_policy P>
+[[nodiscard]] result<void> validate_retry_policy(const P& policy) {
+  if constexpr (requires {
+                  { policy.validate() } -> std::same_as<result<void>>;
+                }) {
+    return policy.validate();
+  } else {
+    return {};
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // MessageRouter: picks the partition of a partitioned producer for each message.

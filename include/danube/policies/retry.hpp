@@ -1,5 +1,7 @@
 // Built-in retry policies (namespace danube::retry). Each models danube::retry_policy.
-// A duration or count of zero means "use the default".
+// Every field means what it says: max_retries = 0 is no retry, and the defaults are the member
+// initialisers. validate() (called by the producer and consumer builders) refuses a base delay
+// below 1 ms, which would make the library's never-ending loops (a consumer re-subscribing) spin.
 #pragma once
 
 #include <danube/error.hpp>
@@ -10,6 +12,8 @@
 #include <cstdint>
 #include <optional>
 #include <random>
+#include <string>
+#include <string_view>
 
 namespace danube::retry {
 
@@ -23,6 +27,23 @@ namespace detail {
   std::uniform_int_distribution<std::int64_t> pick(d.count() / 2, d.count());
   return std::chrono::milliseconds(pick(rng));
 }
+
+// The checks both backoffs share: a positive base delay, a cap not below it.
+[[nodiscard]] inline result<void> validate_backoff(std::string_view policy, std::chrono::milliseconds base,
+                                                   std::chrono::milliseconds cap) {
+  if (base < std::chrono::milliseconds(1)) {
+    return unexpected_error(errc::invalid_argument, std::string(policy) +
+                                                        ": the base delay must be at least 1 ms (it is " +
+                                                        std::to_string(base.count()) +
+                                                        " ms); to never retry, set max_retries = 0 or use retry::none");
+  }
+  if (cap < base) {
+    return unexpected_error(errc::invalid_argument, std::string(policy) + ": the cap (" + std::to_string(cap.count()) +
+                                                        " ms) must not be below the base delay (" +
+                                                        std::to_string(base.count()) + " ms)");
+  }
+  return {};
+}
 }  // namespace detail
 
 // Never retry: every error goes straight to the caller.
@@ -33,47 +54,45 @@ struct none {
   }
 };
 
-// Doubling delays with jitter: attempt k waits uniform [d/2, d], d = min(base * 2^(k-1), cap).
-// Defaults: 5 retries, 200 ms base, 5 s cap.
+// Doubling delays with jitter: retry k (from 1) waits uniform [d/2, d], d = min(base * 2^(k-1), cap),
+// for k <= max_retries.
 struct exponential_backoff {
-  unsigned max_retries = 0;
-  std::chrono::milliseconds base{0};
-  std::chrono::milliseconds cap{0};
+  unsigned max_retries = 5;
+  std::chrono::milliseconds base{200};
+  std::chrono::milliseconds cap{5000};
 
-  static constexpr unsigned default_max_retries = 5;
-  static constexpr std::chrono::milliseconds default_base{200};
-  static constexpr std::chrono::milliseconds default_cap{5000};
+  [[nodiscard]] result<void> validate() const {
+    return detail::validate_backoff("retry::exponential_backoff", base, cap);
+  }
 
   [[nodiscard]] std::optional<std::chrono::milliseconds> next_delay(const error& /*unused*/, unsigned attempt) const {
-    const unsigned limit = max_retries == 0 ? default_max_retries : max_retries;
-    if (attempt == 0 || attempt > limit) {
+    if (attempt == 0 || attempt > max_retries) {
       return std::nullopt;
     }
-    const auto b = base.count() == 0 ? default_base : base;
-    const auto c = cap.count() == 0 ? default_cap : cap;
-    auto d = b;
-    for (unsigned k = 1; k < attempt && d < c; ++k) {
-      d *= 2;
+    auto d = std::min(base, cap);
+    for (unsigned k = 1; k < attempt && d < cap; ++k) {
+      d = d > cap / 2 ? cap : d * 2;  // saturates: never overflows
     }
-    return detail::jittered(std::min(d, c));
+    return detail::jittered(std::max(d, std::chrono::milliseconds::zero()));
   }
 };
 
-// The Rust client's schedule: attempt k waits uniform [d/2, d], d = min(base * k, cap).
-// Defaults: 5 retries, 200 ms base, 5 s cap (100-200, 200-400, ... 500-1000 ms).
+// The Rust client's schedule: retry k waits uniform [d/2, d], d = min(base * k, cap), for
+// k <= max_retries (100-200, 200-400, ... 500-1000 ms by default).
 struct linear_backoff {
-  unsigned max_retries = 0;
-  std::chrono::milliseconds base{0};
-  std::chrono::milliseconds cap{0};
+  unsigned max_retries = 5;
+  std::chrono::milliseconds base{200};
+  std::chrono::milliseconds cap{5000};
+
+  [[nodiscard]] result<void> validate() const { return detail::validate_backoff("retry::linear_backoff", base, cap); }
 
   [[nodiscard]] std::optional<std::chrono::milliseconds> next_delay(const error& /*unused*/, unsigned attempt) const {
-    const unsigned limit = max_retries == 0 ? exponential_backoff::default_max_retries : max_retries;
-    if (attempt == 0 || attempt > limit) {
+    if (attempt == 0 || attempt > max_retries) {
       return std::nullopt;
     }
-    const auto b = base.count() == 0 ? exponential_backoff::default_base : base;
-    const auto c = cap.count() == 0 ? exponential_backoff::default_cap : cap;
-    return detail::jittered(std::min(b * attempt, c));
+    const bool saturated = base.count() > 0 && base.count() > cap.count() / static_cast<std::int64_t>(attempt);
+    const auto d = saturated ? cap : std::min(base * static_cast<std::int64_t>(attempt), cap);
+    return detail::jittered(std::max(d, std::chrono::milliseconds::zero()));
   }
 };
 
