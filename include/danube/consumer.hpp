@@ -324,6 +324,9 @@ class basic_consumer {
   // one call at a time, in order. Failures the consumer could not recover from go to `on_error`.
   // The listener may block (it holds up only this client's listeners) and may ack.
   result<void> on_message(std::function<void(message)> on_message, std::function<void(error)> on_error = {}) {
+    if (!on_message) {
+      return detail::empty_callback("on_message");
+    }
     return core_->listen(std::move(on_message), std::move(on_error));
   }
 
@@ -332,16 +335,27 @@ class basic_consumer {
   std::future<result<void>> ack_async(const message& m) {
     return to_future_([&](completion done) { core_->ack(m, std::move(done)); });
   }
-  // Callback form: `done` runs once, on a client thread; it must not block.
-  void ack_async(const message& m, completion done) { core_->ack(m, std::move(done)); }
+  // Callback form: `done` runs once, on a client thread; it must not block. An empty `done` is
+  // refused (errc::invalid_argument) and nothing is sent; every other outcome goes to `done`.
+  result<void> ack_async(const message& m, completion done) {
+    if (!done) {
+      return detail::empty_callback("ack_async");
+    }
+    core_->ack(m, std::move(done));
+    return {};
+  }
 
   // Asks for redelivery (reliable topics), after at least `options.delay`.
   result<void> nack(const message& m, const nack_options& options = {}) { return nack_async(m, options).get(); }
   std::future<result<void>> nack_async(const message& m, const nack_options& options = {}) {
     return to_future_([&](completion done) { core_->nack(m, options, std::move(done)); });
   }
-  void nack_async(const message& m, const nack_options& options, completion done) {
+  result<void> nack_async(const message& m, const nack_options& options, completion done) {
+    if (!done) {
+      return detail::empty_callback("nack_async");
+    }
     core_->nack(m, options, std::move(done));
+    return {};
   }
 
   // Stops the streams; receive() then fails with errc::closed. Idempotent.

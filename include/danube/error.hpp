@@ -114,6 +114,15 @@ using result = std::expected<T, error>;
   return std::unexpected(error(code, std::move(message)));
 }
 
+namespace detail {
+// What a callback-taking call returns for an empty std::function: refused up front, since the
+// library would otherwise call it later, on one of its own threads (std::bad_function_call there
+// ends the process).
+[[nodiscard]] inline std::unexpected<error> empty_callback(std::string_view call) {
+  return unexpected_error(errc::invalid_argument, fmt::format("{}: the callback is empty", call));
+}
+}  // namespace detail
+
 }  // namespace danube
 
 template <>

@@ -42,10 +42,6 @@ namespace danube {
 // less room for the envelope.
 inline constexpr std::size_t max_payload_size = 4 * 1024 * 1024 - 16 * 1024;
 
-// The most partitions a producer may ask for: each is a registration, a send pipeline and a health
-// check every interval; more is a mistake (partitions(100000)), refused by build().
-inline constexpr std::uint32_t max_partitions = 1024;
-
 namespace detail {
 
 // The non-template state of a producer, shared with its in-flight sends and with the client
@@ -310,12 +306,22 @@ class basic_producer {
                                                       const attributes& attrs = {}) {
     return to_future_([&](completion done) { dispatch_(key, std::move(payload), attrs, std::move(done)); });
   }
-  // Callback form: `done` runs once, on a client thread; it must not block.
-  void send_async(payload_arg payload, const attributes& attrs, completion done) {
+  // Callback form: `done` runs once, on a client thread; it must not block. An empty `done` is
+  // refused (errc::invalid_argument) and nothing is sent; every other outcome goes to `done`.
+  result<void> send_async(payload_arg payload, const attributes& attrs, completion done) {
+    if (!done) {
+      return detail::empty_callback("send_async");
+    }
     dispatch_(std::nullopt, std::move(payload), attrs, std::move(done));
+    return {};
   }
-  void send_with_key_async(std::string_view key, payload_arg payload, const attributes& attrs, completion done) {
+  result<void> send_with_key_async(std::string_view key, payload_arg payload, const attributes& attrs,
+                                   completion done) {
+    if (!done) {
+      return detail::empty_callback("send_with_key_async");
+    }
     dispatch_(key, std::move(payload), attrs, std::move(done));
+    return {};
   }
 
   // Waits until every send made so far has completed.

@@ -123,6 +123,12 @@ inline bool is_unicode_alphanumeric(char32_t c) noexcept {
   return {};
 }
 
+// The most partitions a producer or consumer handles: each is a registration, a send pipeline or
+// a stream, and a health check every interval. More is a mistake (a producer's partitions(100000),
+// refused by build()) or a hostile broker answer (a consumer's TopicPartitions, refused by
+// subscribe()).
+inline constexpr std::uint32_t max_partitions = 1024;
+
 // The name of partition `index` of a partitioned topic, as producers, consumers and the admin API
 // all build it.
 [[nodiscard]] inline std::string partition_topic_name(std::string_view base, std::uint32_t index) {
@@ -150,14 +156,28 @@ namespace detail {
 
 // The one filter over a TopicPartitions answer (the client's topic_partitions() and every
 // consumer's subscribe() go through it): keeps in `names`, in order, only `topic` and its
-// partitions, and returns the names it dropped. The broker answers by plain prefix match, so
-// asking for /default/foo also lists /default/foo_np, whose messages are none of ours.
+// partitions, each once, and returns the names it dropped. The broker answers by plain prefix
+// match, so asking for /default/foo also lists /default/foo_np, whose messages are none of ours;
+// a name listed twice would subscribe twice.
 [[nodiscard]] inline std::vector<std::string> keep_topic_and_partitions(std::string_view topic,
                                                                         std::vector<std::string>& names) {
+  // The first of equal names wins: sort the candidates' positions by name (stable, so equal names
+  // stay in answer order) and keep each run's first. O(n log n) on a hostile answer of any size.
+  std::vector<std::size_t> order;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (is_topic_or_partition(topic, names[i])) {
+      order.push_back(i);
+    }
+  }
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return names[a] < names[b]; });
+  std::vector<bool> keep(names.size(), false);
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    keep[order[k]] = k == 0 || names[order[k]] != names[order[k - 1]];
+  }
   std::vector<std::string> kept;
   std::vector<std::string> dropped;
-  for (auto& name : names) {
-    (is_topic_or_partition(topic, name) ? kept : dropped).push_back(std::move(name));
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    (keep[i] ? kept : dropped).push_back(std::move(names[i]));
   }
   names = std::move(kept);
   return dropped;

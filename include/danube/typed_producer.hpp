@@ -48,15 +48,18 @@ class typed_producer {
     send_async(value, attrs, [promise](result<message_id> outcome) { promise->set_value(std::move(outcome)); });
     return future;
   }
-  // Callback form: `done` runs once (at once, on this thread, when encoding fails).
-  void send_async(const value_type& value, const attributes& attrs, completion done) {
-    auto started = with_encoded(serializer_, value, [&](payload_arg payload) -> result<void> {
-      producer_.send_async(std::move(payload), attrs, done);
-      return {};
-    });
+  // Callback form: `done` runs once (at once, on this thread, when encoding fails). An empty `done`
+  // is refused (errc::invalid_argument).
+  result<void> send_async(const value_type& value, const attributes& attrs, completion done) {
+    if (!done) {
+      return detail::empty_callback("send_async");
+    }
+    auto started = with_encoded(
+        serializer_, value, [&](payload_arg payload) { return producer_.send_async(std::move(payload), attrs, done); });
     if (!started) {
       done(std::unexpected(std::move(started).error()));
     }
+    return {};
   }
 
   result<void> flush() { return producer_.flush(); }

@@ -90,8 +90,10 @@ TEST_SUITE("lookup") {
     }
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
     std::lock_guard lock(service.mu);
+    // Byte for byte what the Rust client sends: http::Uri's text of the broker URL, which has the
+    // path "/" (the message id keeps the broker's own text, as above).
     CHECK(service.seen == std::vector<std::string>{"lookup <none>", "lookup <none>",
-                                                   "create http://broker-7.internal:6650",
-                                                   "send http://broker-7.internal:6650"});
+                                                   "create http://broker-7.internal:6650/",
+                                                   "send http://broker-7.internal:6650/"});
   }
 }

@@ -143,6 +143,12 @@ elapsed_ms=$((($(date +%s%N) - started) / 1000000))
 cli insecure produce -s "$url" -t "$topic" --token not-checked --insecure-plaintext-credentials -m x
 expect_rc "--token with --insecure-plaintext-credentials" 0
 
+# --- A token gRPC cannot carry in metadata (a trailing newline from $(cat token)...) is an error,
+# --- not an abort (SIGABRT, exit 134, before the fix) -------------------------------------------
+cli newline produce -s "$url" -t "$topic" --token $'not-checked\n' --insecure-plaintext-credentials -m x
+expect_rc "--token ending in a newline" 1
+grep -q '^error: unauthenticated: ' "$work/newline.err" || fail "a token ending in a newline: no 'error: unauthenticated:' line"
+
 # --- Failures: "error: <code>: <message>" and a non-zero status ------------------------------
 cli badtopic produce -s "$url" -t not-a-topic -m x
 [[ $rc -ne 0 ]] || fail "produce to an invalid topic exited 0"

@@ -7,6 +7,7 @@
 #include <danube/detail/channel_reaper.hpp>
 #include <danube/detail/executor.hpp>
 #include <danube/detail/grpc_status.hpp>
+#include <danube/detail/metadata_value.hpp>
 #include <danube/detail/proto.hpp>
 #include <danube/detail/scheduler.hpp>
 #include <danube/detail/service_url.hpp>
@@ -126,7 +127,7 @@ class client_core : public std::enable_shared_from_this<client_core> {
     args.SetInt("danube.connection_lane", static_cast<int>(lane));
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2'000);
-    auto created = grpc::CreateCustomChannel(url->authority(), credentials_, args);
+    auto created = grpc::CreateCustomChannel(url->grpc_target(), credentials_, args);
     if (lanes.size() <= lane) {
       lanes.resize(lane + 1);
     }
@@ -166,11 +167,23 @@ class client_core : public std::enable_shared_from_this<client_core> {
         return std::unexpected(std::move(header).error());
       }
       if (*header) {
+        if (!is_legal_metadata_value(**header)) {
+          // Never echo the header: it holds a credential.
+          return unexpected_error(errc::unauthenticated,
+                                  "the auth policy's authorization header has a byte gRPC cannot send (a control "
+                                  "character such as a trailing newline, or non-ASCII)");
+        }
         context.AddMetadata("authorization", **header);
       }
     }
     if (address.proxy) {
-      context.AddMetadata("x-danube-broker-url", address.broker_url);
+      auto header = proxy_header_value(address.broker_url);
+      if (!is_legal_metadata_value(header)) {
+        return unexpected_error(
+            errc::invalid_argument,
+            "the proxied broker URL has a byte gRPC cannot send (a control character or non-ASCII)");
+      }
+      context.AddMetadata("x-danube-broker-url", std::move(header));
     }
     return {};
   }

@@ -4,6 +4,7 @@
 
 #include <danube/detail/client_core.hpp>
 #include <danube/detail/grpc_status.hpp>
+#include <danube/detail/metadata_value.hpp>
 #include <danube/detail/proto.hpp>
 #include <danube/detail/unary_call.hpp>
 #include <danube/error.hpp>
@@ -11,6 +12,7 @@
 #include <danube/lookup.hpp>
 #include <danube/topic_name.hpp>
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +34,14 @@ namespace danube::detail {
   if (auto url = parse_service_url(out.connect_url); !url) {
     return unexpected_error(errc::lookup_failed, "lookup of " + std::string(topic) +
                                                      " returned an unusable connect_url: " + url.error().message());
+  }
+  // The broker URL of a proxied answer travels in a header of every later call: gRPC would abort
+  // the process on a byte it cannot carry, so such an answer is refused here.
+  if (out.proxy && !is_legal_metadata_value(proxy_header_value(out.broker_url))) {
+    return unexpected_error(errc::lookup_failed,
+                            "lookup of " + std::string(topic) +
+                                " returned a proxied broker_url with a byte gRPC cannot send in a header (a control "
+                                "character or non-ASCII)");
   }
   return out;
 }
@@ -73,7 +83,8 @@ namespace danube::detail {
 
 // The partition topics of `topic` (the topic itself when it is not partitioned). The broker's
 // answer is a plain prefix match (the broker-behaviour reference, §2.9): the names that are neither
-// `topic` nor `<topic>-part-<digits>` are dropped here, with a debug line in the client's log.
+// `topic` nor `<topic>-part-<digits>`, and repeated names, are dropped here, with a debug line in
+// the client's log. More than danube::max_partitions names left is errc::lookup_failed.
 [[nodiscard]] inline result<std::vector<std::string>> topic_partitions(client_core& core, const broker_address& via,
                                                                        std::string_view topic) {
   wire::TopicLookupRequest request;
@@ -86,13 +97,24 @@ namespace danube::detail {
   }
   std::vector<std::string> names(response->partitions().begin(), response->partitions().end());
   if (const auto dropped = keep_topic_and_partitions(topic, names); !dropped.empty()) {
+    // At most a few names: a hostile answer must not make a log line of megabytes.
+    constexpr std::size_t listed = 8;
     std::string line = "TopicPartitions for " + std::string(topic) + " also listed";
-    for (const auto& name : dropped) {
+    for (std::size_t i = 0; i < dropped.size() && i < listed; ++i) {
       line += ' ';
-      line += name;
+      line += dropped[i];
     }
-    line += ": not its partitions (the broker matches by prefix), ignored";
+    if (dropped.size() > listed) {
+      line += " and " + std::to_string(dropped.size() - listed) + " more";
+    }
+    line += ": repeated, or not its partitions (the broker matches by prefix), ignored";
     core.log(log_level::debug, line);
+  }
+  if (names.size() > max_partitions) {
+    return unexpected_error(errc::lookup_failed, "TopicPartitions for " + std::string(topic) + " listed " +
+                                                     std::to_string(names.size()) +
+                                                     " partitions; a consumer handles at most " +
+                                                     std::to_string(max_partitions) + " (danube::max_partitions)");
   }
   return names;
 }

@@ -4,7 +4,9 @@
 #include <danube/detail/proto.hpp>
 #include <danube/message.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <utility>
 
@@ -25,8 +27,7 @@ struct message_access {
       m.routing_key_ = std::move(*wire.mutable_routing_key());
     }
     m.producer_name_ = std::move(*wire.mutable_producer_name());
-    m.publish_time_ = std::chrono::system_clock::time_point(
-        std::chrono::milliseconds(static_cast<std::chrono::milliseconds::rep>(wire.publish_time())));
+    m.publish_time_ = publish_time_from_wire(wire.publish_time());
     if (wire.has_schema_id()) {
       m.schema_id_ = wire.schema_id();
     }
@@ -36,6 +37,17 @@ struct message_access {
     m.request_id_ = wire.request_id();
     m.subscription_ = subscription;
     return m;
+  }
+
+  // Milliseconds since the Unix epoch, as the producer wrote them. The clock holds nanoseconds up
+  // to the year 2262: a later time (any u64 is possible on the wire) saturates there instead of
+  // overflowing the conversion.
+  [[nodiscard]] static std::chrono::system_clock::time_point publish_time_from_wire(std::uint64_t ms) noexcept {
+    constexpr auto latest =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::duration::max());
+    const auto clamped = std::min(ms, static_cast<std::uint64_t>(latest.count()));
+    return std::chrono::system_clock::time_point(
+        std::chrono::milliseconds(static_cast<std::chrono::milliseconds::rep>(clamped)));
   }
 
   [[nodiscard]] static std::uint64_t request_id(const message& m) noexcept { return m.request_id_; }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <danube/detail/jwt.hpp>
+#include <danube/detail/metadata_value.hpp>
 #include <danube/error.hpp>
 #include <danube/policies/concepts.hpp>
 
@@ -15,6 +16,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <utility>
 
 namespace danube::auth {
@@ -27,22 +30,46 @@ struct none {
   }
 };
 
-// A fixed JWT, sent as `authorization: Bearer <token>` on every call.
+namespace detail {
+// "Bearer <token>", or why gRPC could not carry it: "<source> an empty token" / "<source> a token
+// with a byte ...". The message never contains the token.
+[[nodiscard]] inline result<std::string> bearer_header(std::string_view token, std::string_view source) {
+  if (token.empty()) {
+    return unexpected_error(errc::unauthenticated, std::string(source) + " an empty token");
+  }
+  if (!danube::detail::is_legal_metadata_value(token)) {
+    return unexpected_error(errc::unauthenticated,
+                            std::string(source) +
+                                " a token with a byte gRPC cannot send in a header (a control character such as a "
+                                "trailing newline, or non-ASCII)");
+  }
+  return "Bearer " + std::string(token);
+}
+}  // namespace detail
+
+// A fixed JWT, sent as `authorization: Bearer <token>` on every call. A token gRPC cannot carry
+// (empty, a control character such as a trailing newline, non-ASCII) fails every call with
+// errc::unauthenticated, before any I/O.
 class static_token {
  public:
   static constexpr bool sends_credentials = true;
   explicit static_token(std::string token)
-      : header_(std::make_shared<const std::string>("Bearer " + std::move(token))) {}
+      : header_(std::make_shared<const result<std::string>>(detail::bearer_header(token, "static_token was given"))) {}
   [[nodiscard]] result<std::optional<std::string>> authorization(const auth_context& /*unused*/) const {
-    return std::optional<std::string>{*header_};
+    if (!*header_) {
+      return std::unexpected(header_->error());
+    }
+    return std::optional<std::string>{**header_};
   }
 
  private:
-  std::shared_ptr<const std::string> header_;
+  std::shared_ptr<const result<std::string>> header_;
 };
 
 // A callable asked for the current JWT on every call (rotation is the supplier's business). It
-// may return std::string or danube::result<std::string>; an error fails that call.
+// may return std::string (or anything convertible, such as const char*) or
+// danube::result<std::string>; an error, a null pointer, an empty token or one gRPC cannot carry
+// fails that call with errc::unauthenticated.
 class token_supplier {
  public:
   static constexpr bool sends_credentials = true;
@@ -51,8 +78,17 @@ class token_supplier {
   requires std::invocable<Supplier&> &&
       (std::convertible_to<std::invoke_result_t<Supplier&>, std::string> ||
        std::same_as<std::invoke_result_t<Supplier&>, result<std::string>>)explicit token_supplier(Supplier supplier) {
-    if constexpr (std::same_as<std::invoke_result_t<Supplier&>, result<std::string>>) {
+    using supplied = std::invoke_result_t<Supplier&>;
+    if constexpr (std::same_as<supplied, result<std::string>>) {
       supply_ = std::move(supplier);
+    } else if constexpr (std::is_pointer_v<std::decay_t<supplied>>) {
+      supply_ = [s = std::move(supplier)]() mutable -> result<std::string> {
+        const auto* token = s();
+        if (token == nullptr) {
+          return unexpected_error(errc::unauthenticated, "the token supplier returned a null pointer");
+        }
+        return std::string(token);
+      };
     } else {
       supply_ = [s = std::move(supplier)]() mutable -> result<std::string> { return std::string(s()); };
     }
@@ -63,10 +99,11 @@ class token_supplier {
     if (!token) {
       return std::unexpected(error(errc::unauthenticated, "the token supplier failed: " + token.error().message()));
     }
-    if (token->empty()) {
-      return unexpected_error(errc::unauthenticated, "the token supplier returned an empty token");
+    auto header = detail::bearer_header(*token, "the token supplier returned");
+    if (!header) {
+      return std::unexpected(std::move(header).error());
     }
-    return std::optional<std::string>("Bearer " + std::move(*token));
+    return std::optional<std::string>(std::move(*header));
   }
 
  private:
@@ -144,9 +181,12 @@ class api_key_exchange {
           error(errc::unauthenticated, "the api key exchange failed: " + std::string(to_string(token.error().code())) +
                                            ": " + token.error().message()));
     }
-    auto expires = detail::jwt_expiry(*token);
+    auto expires = danube::detail::jwt_expiry(*token);
     if (!expires) {
       return std::unexpected(error(errc::unauthenticated, "the broker's token is " + expires.error().message()));
+    }
+    if (auto header = detail::bearer_header(*token, "the api key exchange returned"); !header) {
+      return std::unexpected(std::move(header).error());
     }
     return fresh_token{std::move(*token), *expires};
   }
