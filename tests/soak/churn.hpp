@@ -189,12 +189,17 @@ class ephemeral {
         counts.push_back(count);
         track_(fmt::format("E{}:{}", round_, i), count);
         const auto token = ctx_.dog.begin("producer.send[callback] (short-lived)", ctx_.lim.send());
-        (void)ctx_.dog.call("producer.send_async (short-lived)", ctx_.lim.send(), [&] {
-          p->send_async(fmt::format("E{}:{}", round_, i), {}, [this, count, token](danube::result<danube::message_id>) {
-            count->fetch_add(1);
-            ctx_.dog.end(token);
-          });
+        auto accepted = ctx_.dog.call("producer.send_async (short-lived)", ctx_.lim.send(), [&] {
+          return p->send_async(fmt::format("E{}:{}", round_, i), {},
+                               [this, count, token](const danube::result<danube::message_id>&) {
+                                 count->fetch_add(1);
+                                 ctx_.dog.end(token);
+                               });
         });
+        if (accepted && !*accepted) {
+          ctx_.findings.add(violation::send_not_completed,
+                            fmt::format("a short-lived send_async was refused: {}", accepted->error().message()));
+        }
         ctx_.findings.count("short-lived sends");
       }
       const auto how = std::uniform_int_distribution<int>(0, 3)(rng_);

@@ -478,14 +478,15 @@ class lane {
           ctx_.dog.end(token);
           on_callback_(seq, std::move(outcome), inc, late);
         };
-        const bool returned = ctx_.dog.call(what + " call", ctx_.lim.send(), [&] {
-          if (config_.keyed) {
-            p->send_with_key_async(key, std::move(payload), attrs, std::move(done));
-          } else {
-            p->send_async(std::move(payload), attrs, std::move(done));
-          }
+        auto accepted = ctx_.dog.call(what + " call", ctx_.lim.send(), [&] {
+          return config_.keyed ? p->send_with_key_async(key, std::move(payload), attrs, std::move(done))
+                               : p->send_async(std::move(payload), attrs, std::move(done));
         });
-        (void)returned;
+        if (accepted && !*accepted) {
+          // Refused up front (only an empty callback is): the completion will not run.
+          ctx_.findings.add(violation::send_not_completed,
+                            fmt::format("{} refused: {}", what, accepted->error().message()));
+        }
         break;
       }
     }
@@ -809,13 +810,13 @@ class consumer_slot {
             }
           }
         };
-        (void)ctx_.dog.call(what + " call", ctx_.lim.ack(), [&] {
-          if (nack) {
-            c->nack_async(m, {}, std::move(done));
-          } else {
-            c->ack_async(m, std::move(done));
-          }
+        auto accepted = ctx_.dog.call(what + " call", ctx_.lim.ack(), [&] {
+          return nack ? c->nack_async(m, {}, std::move(done)) : c->ack_async(m, std::move(done));
         });
+        if (accepted && !*accepted) {
+          ctx_.findings.add(violation::send_not_completed,
+                            fmt::format("{} refused: {}", what, accepted->error().message()));
+        }
         break;
       }
     }
