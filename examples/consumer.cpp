@@ -45,13 +45,19 @@ int main() {
   }
 
   std::atomic<int> heard{0};
-  listening->on_message(
+  auto listener = listening->on_message(
       [&](danube::message m) {
         fmt::print("worker-2 (listener) got '{}'\n", m.payload_string());
-        listening->ack(m);
+        if (auto acked = listening->ack(m); !acked) {
+          fmt::print(stderr, "worker-2: ack failed: {}\n", acked.error());
+        }
         ++heard;
       },
       [](const danube::error& e) { fmt::print(stderr, "worker-2: {}\n", e); });
+  if (!listener) {
+    fmt::print(stderr, "error: {}\n", listener.error());
+    return 1;
+  }
 
   for (int i = 0; i < 6; ++i) {
     if (auto sent = producer->send(fmt::format("job {}", i)); !sent) {
@@ -68,7 +74,10 @@ int main() {
       return 1;
     }
     fmt::print("worker-1 (receive) got '{}'\n", m->payload_string());
-    polling->ack(*m);
+    if (auto acked = polling->ack(*m); !acked) {
+      fmt::print(stderr, "error: {}\n", acked.error());
+      return 1;
+    }
   }
   for (int i = 0; i < 500 && heard < 3; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

@@ -63,7 +63,10 @@ int main() {
         return 1;
       }
       keys_seen[(*consumer)->options().consumer_name].emplace(message->routing_key().value_or(""));
-      (*consumer)->ack(*message);
+      if (auto acked = (*consumer)->ack(*message); !acked) {
+        fmt::print(stderr, "error: {}\n", acked.error());
+        return 1;
+      }
     }
   }
   for (const auto& [consumer, keys] : keys_seen) {

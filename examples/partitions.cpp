@@ -66,7 +66,10 @@ int main() {
       return 1;
     }
     ++per_partition[message->topic()];
-    consumer->ack(*message);
+    if (auto acked = consumer->ack(*message); !acked) {
+      fmt::print(stderr, "error: {}\n", acked.error());
+      return 1;
+    }
   }
   for (const auto& [partition, count] : per_partition) {
     fmt::print("{}: {} messages\n", partition, count);

@@ -78,12 +78,19 @@ int main() {
     }
     if (message->payload_string().find('-') != std::string_view::npos) {
       fmt::print("billing: nack '{}' (offset {})\n", message->payload_string(), message->offset());
-      billing->nack(*message, {.delay = std::chrono::milliseconds(100), .reason = "negative amount"});
+      if (auto nacked = billing->nack(*message, {.delay = std::chrono::milliseconds(100), .reason = "negative amount"});
+          !nacked) {
+        fmt::print(stderr, "error: {}\n", nacked.error());
+        return 1;
+      }
       ++refused;
       continue;
     }
     fmt::print("billing: ack '{}' (offset {})\n", message->payload_string(), message->offset());
-    billing->ack(*message);
+    if (auto acked = billing->ack(*message); !acked) {
+      fmt::print(stderr, "error: {}\n", acked.error());
+      return 1;
+    }
     ++processed;
   }
 
@@ -94,7 +101,10 @@ int main() {
   }
   fmt::print("dead letter: '{}' from {} because '{}'\n", dead->payload_string(),
              dead->attributes().at("x-original-topic"), dead->attributes().at("x-failure-reason"));
-  inspector->ack(*dead);
+  if (auto acked = inspector->ack(*dead); !acked) {
+    fmt::print(stderr, "error: {}\n", acked.error());
+    return 1;
+  }
   std::fflush(stdout);
   return 0;
 }

@@ -91,7 +91,10 @@ int main() {
       fmt::print(stderr, "error: {}\n", message.error());
       return 1;
     }
-    consumer->ack(*message);
+    if (auto acked = consumer->ack(*message); !acked) {
+      fmt::print(stderr, "error: {}\n", acked.error());
+      return 1;
+    }
     fmt::print("received '{}'\n", message->payload_string());
   }
   fmt::print("the token supplier was asked {} times\n", supplied.load());

@@ -323,7 +323,8 @@ class basic_consumer {
   // Delivers every message to `on_message` instead of receive(): on the client's listener thread,
   // one call at a time, in order. Failures the consumer could not recover from go to `on_error`.
   // The listener may block (it holds up only this client's listeners) and may ack.
-  result<void> on_message(std::function<void(message)> on_message, std::function<void(error)> on_error = {}) {
+  [[nodiscard]] result<void> on_message(std::function<void(message)> on_message,
+                                        std::function<void(error)> on_error = {}) {
     if (!on_message) {
       return detail::empty_callback("on_message");
     }
@@ -331,8 +332,8 @@ class basic_consumer {
   }
 
   // Acknowledges to the broker that owns the message's partition, and waits for its answer.
-  result<void> ack(const message& m) { return ack_async(m).get(); }
-  std::future<result<void>> ack_async(const message& m) {
+  [[nodiscard]] result<void> ack(const message& m) { return ack_async(m).get(); }
+  [[nodiscard]] std::future<result<void>> ack_async(const message& m) {
     return to_future_([&](completion done) { core_->ack(m, std::move(done)); });
   }
   // Callback form: `done` runs once, on a client thread; it must not block. An empty `done` is
@@ -346,8 +347,10 @@ class basic_consumer {
   }
 
   // Asks for redelivery (reliable topics), after at least `options.delay`.
-  result<void> nack(const message& m, const nack_options& options = {}) { return nack_async(m, options).get(); }
-  std::future<result<void>> nack_async(const message& m, const nack_options& options = {}) {
+  [[nodiscard]] result<void> nack(const message& m, const nack_options& options = {}) {
+    return nack_async(m, options).get();
+  }
+  [[nodiscard]] std::future<result<void>> nack_async(const message& m, const nack_options& options = {}) {
     return to_future_([&](completion done) { core_->nack(m, options, std::move(done)); });
   }
   result<void> nack_async(const message& m, const nack_options& options, completion done) {
@@ -376,7 +379,7 @@ class basic_consumer {
                                                       })) {}
 
   template <class Start>
-  static std::future<result<void>> to_future_(Start&& start) {
+  [[nodiscard]] static std::future<result<void>> to_future_(Start&& start) {
     auto promise = std::make_shared<std::promise<result<void>>>();
     auto future = promise->get_future();
     start([promise](result<void> outcome) { promise->set_value(std::move(outcome)); });

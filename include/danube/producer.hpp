@@ -289,21 +289,22 @@ class basic_producer {
   [[nodiscard]] result<void> create() { return core_->create(); }
 
   // Publishes and waits for the broker's answer.
-  result<message_id> send(payload_arg payload, const attributes& attrs = {}) {
+  [[nodiscard]] result<message_id> send(payload_arg payload, const attributes& attrs = {}) {
     return send_async(std::move(payload), attrs).get();
   }
   // Publishes with a routing key: the key picks the partition (see the Router) and drives
   // KeyShared dispatch on the broker.
-  result<message_id> send_with_key(std::string_view key, payload_arg payload, const attributes& attrs = {}) {
+  [[nodiscard]] result<message_id> send_with_key(std::string_view key, payload_arg payload,
+                                                 const attributes& attrs = {}) {
     return send_with_key_async(key, std::move(payload), attrs).get();
   }
 
   // Queues the message; the future completes when the broker answered (in order per partition).
-  std::future<result<message_id>> send_async(payload_arg payload, const attributes& attrs = {}) {
+  [[nodiscard]] std::future<result<message_id>> send_async(payload_arg payload, const attributes& attrs = {}) {
     return to_future_([&](completion done) { dispatch_(std::nullopt, std::move(payload), attrs, std::move(done)); });
   }
-  std::future<result<message_id>> send_with_key_async(std::string_view key, payload_arg payload,
-                                                      const attributes& attrs = {}) {
+  [[nodiscard]] std::future<result<message_id>> send_with_key_async(std::string_view key, payload_arg payload,
+                                                                    const attributes& attrs = {}) {
     return to_future_([&](completion done) { dispatch_(key, std::move(payload), attrs, std::move(done)); });
   }
   // Callback form: `done` runs once, on a client thread; it must not block. An empty `done` is
@@ -325,7 +326,7 @@ class basic_producer {
   }
 
   // Waits until every send made so far has completed.
-  result<void> flush() { return core_->flush(); }
+  [[nodiscard]] result<void> flush() { return core_->flush(); }
 
   // Fails queued sends with errc::closed and waits for those in flight. Idempotent.
   void close() { core_->close(); }
@@ -356,7 +357,7 @@ class basic_producer {
   }
 
   template <class Start>
-  static std::future<result<message_id>> to_future_(Start&& start) {
+  [[nodiscard]] static std::future<result<message_id>> to_future_(Start&& start) {
     auto promise = std::make_shared<std::promise<result<message_id>>>();
     auto future = promise->get_future();
     start([promise](result<message_id> outcome) { promise->set_value(std::move(outcome)); });

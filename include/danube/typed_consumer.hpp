@@ -56,8 +56,8 @@ class typed_consumer {
   }
   [[nodiscard]] result<typed_message<value_type>> try_receive() { return decode_(consumer_.try_receive()); }
 
-  result<void> ack(const typed_message<value_type>& m) { return consumer_.ack(m.message()); }
-  result<void> nack(const typed_message<value_type>& m, const nack_options& options = {}) {
+  [[nodiscard]] result<void> ack(const typed_message<value_type>& m) { return consumer_.ack(m.message()); }
+  [[nodiscard]] result<void> nack(const typed_message<value_type>& m, const nack_options& options = {}) {
     return consumer_.nack(m.message(), options);
   }
 

@@ -32,17 +32,18 @@ class typed_producer {
 
   [[nodiscard]] result<void> create() { return producer_.create(); }
 
-  result<message_id> send(const value_type& value, const attributes& attrs = {}) {
+  [[nodiscard]] result<message_id> send(const value_type& value, const attributes& attrs = {}) {
     return with_encoded(serializer_, value,
                         [&](payload_arg payload) { return producer_.send(std::move(payload), attrs); });
   }
-  result<message_id> send_with_key(std::string_view key, const value_type& value, const attributes& attrs = {}) {
+  [[nodiscard]] result<message_id> send_with_key(std::string_view key, const value_type& value,
+                                                 const attributes& attrs = {}) {
     return with_encoded(serializer_, value,
                         [&](payload_arg payload) { return producer_.send_with_key(key, std::move(payload), attrs); });
   }
 
   // Queues the encoded value; an encoding failure completes the future at once.
-  std::future<result<message_id>> send_async(const value_type& value, const attributes& attrs = {}) {
+  [[nodiscard]] std::future<result<message_id>> send_async(const value_type& value, const attributes& attrs = {}) {
     auto promise = std::make_shared<std::promise<result<message_id>>>();
     auto future = promise->get_future();
     send_async(value, attrs, [promise](result<message_id> outcome) { promise->set_value(std::move(outcome)); });
@@ -62,7 +63,7 @@ class typed_producer {
     return {};
   }
 
-  result<void> flush() { return producer_.flush(); }
+  [[nodiscard]] result<void> flush() { return producer_.flush(); }
   void close() { producer_.close(); }
 
   [[nodiscard]] Producer& untyped() noexcept { return producer_; }
