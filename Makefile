@@ -32,9 +32,9 @@ CTEST_TIMEOUT ?= 300
 CMAKE_ARGS ?=
 TIDY_FILES ?= $(sort $(wildcard tests/unit/*.cpp))
 
-# What building and testing needs on Debian 12 (python3-protobuf: ../shared/tools/wire-check).
+# What building and testing needs on Debian 12 (python3-protobuf: the `wire facts` tests).
 DEPS := libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libfmt-dev libssl-dev \
-        doctest-dev cmake ninja-build g++ ccache python3-protobuf
+        doctest-dev cmake ninja-build g++ ccache python3-protobuf unicode-data
 
 CONFIGURE := cmake -S . -B $(BUILD_DIR) -G $(GENERATOR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
              -DCMAKE_EXPORT_COMPILE_COMMANDS=ON $(CMAKE_ARGS)

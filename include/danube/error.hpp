@@ -58,7 +58,7 @@ enum class errc : int {
 }
 
 // Codes a retry can fix: the broker's own retry set (UNAVAILABLE, DEADLINE_EXCEEDED,
-// RESOURCE_EXHAUSTED), see ../shared/reference/broker-behaviour.md §10.
+// RESOURCE_EXHAUSTED), see docs/protocol.md §2.1.
 [[nodiscard]] constexpr bool is_retryable(errc code) noexcept {
   return code == errc::unavailable || code == errc::timeout || code == errc::resource_exhausted;
 }

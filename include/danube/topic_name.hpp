@@ -1,6 +1,7 @@
 // Topic names as the broker accepts them, checked client-side so a typo fails before any I/O.
 #pragma once
 
+#include <danube/detail/unicode_alnum.hpp>
 #include <danube/error.hpp>
 
 #include <algorithm>
@@ -54,26 +55,13 @@ inline bool next_code_point(std::string_view text, std::size_t& i, char32_t& out
   return true;
 }
 
-// Rust's char::is_alphanumeric for the scripts people name topics in: ASCII, Latin-1 and Latin
-// Extended letters, Greek, Cyrillic, Hebrew, Arabic, CJK, kana, Hangul and the common digit blocks.
-// Code points outside these ranges are treated as not alphanumeric (a stricter answer than the
-// broker's only for rare scripts; see docs/reliability.md).
+// Rust's char::is_alphanumeric, which the broker applies to topic names: Unicode Alphabetic or
+// Numeric (Nd, Nl, No), from the generated table (scripts/gen_unicode_alnum.py).
 inline bool is_unicode_alphanumeric(char32_t c) noexcept {
-  if (c < 0x80) {
-    return (c >= U'0' && c <= U'9') || (c >= U'a' && c <= U'z') || (c >= U'A' && c <= U'Z');
-  }
-  struct range {
-    char32_t first, last;
-  };
-  static constexpr range ranges[] = {
-      {0x00AA, 0x00AA}, {0x00B2, 0x00B3}, {0x00B5, 0x00B5}, {0x00B9, 0x00BA}, {0x00BC, 0x00BE}, {0x00C0, 0x00D6},
-      {0x00D8, 0x00F6}, {0x00F8, 0x02C1}, {0x0370, 0x0373}, {0x0376, 0x0377}, {0x037B, 0x037D}, {0x0386, 0x0386},
-      {0x0388, 0x03FF}, {0x0400, 0x0481}, {0x048A, 0x052F}, {0x0531, 0x0556}, {0x0561, 0x0587}, {0x05D0, 0x05EA},
-      {0x0620, 0x064A}, {0x0660, 0x0669}, {0x06F0, 0x06F9}, {0x0904, 0x0939}, {0x0966, 0x096F}, {0x0E01, 0x0E30},
-      {0x0E50, 0x0E59}, {0x1E00, 0x1FBC}, {0x2070, 0x2071}, {0x2160, 0x2188}, {0x3041, 0x3096}, {0x30A1, 0x30FA},
-      {0x3400, 0x4DBF}, {0x4E00, 0x9FFF}, {0xAC00, 0xD7A3}, {0xFF10, 0xFF19}, {0xFF21, 0xFF3A}, {0xFF41, 0xFF5A},
-  };
-  return std::any_of(std::begin(ranges), std::end(ranges), [c](const range& r) { return c >= r.first && c <= r.last; });
+  const auto* const end = std::end(unicode_alphanumeric_ranges);
+  const auto* const after = std::upper_bound(std::begin(unicode_alphanumeric_ranges), end, c,
+                                             [](char32_t value, const code_point_range& r) { return value < r.first; });
+  return after != std::begin(unicode_alphanumeric_ranges) && c <= (after - 1)->last;
 }
 
 }  // namespace detail

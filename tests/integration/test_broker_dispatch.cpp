@@ -1,5 +1,5 @@
 // Wire-level tests of the embedded broker's reliable, KeyShared and Failover dispatch, its failure
-// policies and its partition creation rules (../shared/reference/broker-behaviour.md §2.2, §6 and
+// policies and its partition creation rules (docs/protocol.md §2.2, §6 and
 // §11 scenarios 11-27). The generated stubs talk to the broker directly; nothing here depends on our
 // client library.
 #include "support/test_support.hpp"
@@ -10,6 +10,7 @@
 #include <danube/testing/detail/key_shared_ring.hpp>
 #include <danube/testing/detail/redelivery.hpp>
 #include <danube/testing/embedded_broker.hpp>
+#include <danube/testing/embedded_cluster.hpp>
 #include <danube/testing/failure_policy.hpp>
 
 #include <algorithm>
@@ -274,6 +275,20 @@ class wire_client {
     return response.consumer_id();
   }
 
+  // The status a ReceiveMessages ends with when the broker refuses it at once (a stream it
+  // accepts ends at the short deadline instead).
+  grpc::Status receive_status(std::uint64_t consumer_id) {
+    grpc::ClientContext context;
+    set_deadline(context, 300ms);
+    wire::ReceiveRequest request;
+    request.set_consumer_id(consumer_id);
+    auto reader = consumers_->ReceiveMessages(&context, request);
+    wire::StreamMessage ignored;
+    while (reader->Read(&ignored)) {
+    }
+    return reader->Finish();
+  }
+
   std::unique_ptr<receiver> receive(std::uint64_t consumer_id) {
     auto stream = std::make_unique<receiver>(*consumers_, consumer_id);
     REQUIRE(stream->wait_open());
@@ -397,6 +412,32 @@ void require_ok(const danube::result<void>& outcome) {
   REQUIRE_MESSAGE(outcome.has_value(), (outcome ? std::string() : fmt::format("{}", outcome.error())));
 }
 
+// KeyShared: publishes probes keyed key-0, key-1, ... (acking each) until every stream has
+// received one; the key of a probe each stream got, by stream index.
+std::map<std::size_t, std::string> key_per_stream(wire_client& client, std::uint64_t producer, const std::string& topic,
+                                                  const std::vector<std::unique_ptr<receiver>>& streams,
+                                                  const std::string& subscription) {
+  std::map<std::size_t, std::string> key_of;
+  for (int i = 0; key_of.size() < streams.size() && i < 64; ++i) {
+    const auto key = fmt::format("key-{}", i);
+    client.publish(producer, topic, outgoing{"probe", key});
+    std::optional<wire::StreamMessage> got;
+    std::size_t owner = 0;
+    REQUIRE(eventually([&] {
+      for (std::size_t c = 0; c < streams.size() && !got; ++c) {
+        if ((got = streams[c]->next(0ms))) {
+          owner = c;
+        }
+      }
+      return got.has_value();
+    }));
+    client.acked(*got, subscription);
+    key_of.try_emplace(owner, key);
+  }
+  REQUIRE(key_of.size() == streams.size());
+  return key_of;
+}
+
 TEST_SUITE("broker_dispatch") {
   // ---------------------------------------------------------------------------------------------
   // Building blocks
@@ -422,6 +463,15 @@ TEST_SUITE("broker_dispatch") {
     // `?` is one byte: a two-byte UTF-8 character needs two.
     CHECK_FALSE(glob_match("\xc3\xa9", "?"));
     CHECK(glob_match("\xc3\xa9", "??"));
+    // A `*` in the key meets a `*` in the pattern as a literal first, without a backtracking
+    // point, as upstream's matcher does (docs/protocol.md §6.3): a standard glob would match these.
+    CHECK_FALSE(glob_match("a*b", "a*"));
+    CHECK_FALSE(glob_match("xa*b", "*a*"));
+    CHECK(glob_match("a*", "a*"));
+    CHECK(glob_match("a*b", "a*b"));
+    CHECK(glob_match("ab", "a*"));
+    CHECK(glob_match("*x", "*"));
+    CHECK(glob_match("a*b", "a?b"));
     CHECK(danube::testing::detail::accepts_key({}, "whatever"));
     CHECK(danube::testing::detail::accepts_key({"eu-*", "ap-*"}, "ap-1"));
     CHECK_FALSE(danube::testing::detail::accepts_key({"eu-*", "ap-*"}, "us-1"));
@@ -804,6 +854,7 @@ TEST_SUITE("broker_dispatch") {
     }
     client.acked(stream->expect(), "s");
     CHECK(stream->expect().payload() == "msg_1");
+    wire::StreamMessage redelivered;
     for (int cycle = 0; cycle < 2; ++cycle) {
       CAPTURE(cycle);
       stream->cancel();
@@ -811,15 +862,40 @@ TEST_SUITE("broker_dispatch") {
       stream.reset();
       CHECK(client.consumer(topic, "c", "s", exclusive) == consumer);
       stream = client.receive(consumer);
-      CHECK(stream->expect().payload() == "msg_1");
+      redelivered = stream->expect();
+      CHECK(redelivered.payload() == "msg_1");
     }
-    // A new stream without Subscribe takes over too, and redelivers the same way.
+    client.acked(redelivered, "s");
+    CHECK(stream->expect().payload() == "msg_2");
+  }
+
+  TEST_CASE("a second ReceiveMessages ends the older stream but redelivers nothing until the ack timeout") {
+    // Upstream cancels the older stream and attaches the new one without a redelivery pass: what
+    // the old stream delivered waits for its ack timeout (consumer_handler.rs, docs/protocol.md §2.5).
+    auto broker = start_broker();
+    wire_client client(broker);
+    const auto topic = unique_topic("second-stream");
+    const auto producer = client.producer(topic);
+    constexpr std::uint64_t ack_timeout_ms = 1500;
+    failure_policy policy;
+    policy.ack_timeout_ms = ack_timeout_ms;
+    require_ok(broker.set_failure_policy(topic, "s", policy));
+    const auto consumer = client.consumer(topic, "c", "s", exclusive);
+    auto stream = client.receive(consumer);
+    client.publish(producer, topic, "msg_0");
+    CHECK(stream->expect().payload() == "msg_0");
+    const auto opened = std::chrono::steady_clock::now();
     auto takeover = client.receive(consumer);
     CHECK(stream->wait_ended());
+    CHECK(broker.streaming_consumers(topic) == 1);
+    CHECK(takeover->quiet_for(500ms));
     const auto redelivered = takeover->expect();
-    CHECK(redelivered.payload() == "msg_1");
+    CHECK(redelivered.payload() == "msg_0");
+    // Not before the ack timeout (less what passed between the delivery and `opened`).
+    CHECK(std::chrono::steady_clock::now() - opened >= std::chrono::milliseconds(ack_timeout_ms) - 500ms);
     client.acked(redelivered, "s");
-    CHECK(takeover->expect().payload() == "msg_2");
+    client.publish(producer, topic, "msg_1");
+    CHECK(takeover->expect().payload() == "msg_1");
   }
 
   TEST_CASE("scenario 16: a Shared consumer that disconnects hands its unacked messages to the other") {
@@ -1482,26 +1558,8 @@ TEST_SUITE("broker_dispatch") {
     std::vector<std::unique_ptr<receiver>> streams;
     streams.push_back(client.receive(c0));
     streams.push_back(client.receive(c1));
-    // Find a key owned by each consumer.
-    std::map<std::size_t, std::string> key_of;
-    for (int i = 0; key_of.size() < 2 && i < 64; ++i) {
-      const auto key = fmt::format("key-{}", i);
-      client.publish(producer, topic, outgoing{"probe", key});
-      std::optional<wire::StreamMessage> got;
-      std::size_t owner = 0;
-      REQUIRE(eventually([&] {
-        for (std::size_t c = 0; c < 2 && !got; ++c) {
-          if ((got = streams[c]->next(0ms))) {
-            owner = c;
-          }
-        }
-        return got.has_value();
-      }));
-      client.acked(*got, "ks");
-      key_of.try_emplace(owner, key);
-    }
-    REQUIRE(key_of.size() == 2);
-    const auto& moving = key_of[0];
+    const auto key_of = key_per_stream(client, producer, topic, streams, "ks");
+    const auto& moving = key_of.at(0);
     client.publish(producer, topic, outgoing{"held", moving});
     CHECK(streams[0]->expect().payload() == "held");  // not acked
     streams[0]->cancel();
@@ -1548,6 +1606,236 @@ TEST_SUITE("broker_dispatch") {
     auto stopping = std::async(std::launch::async, [&] { broker.stop(); });
     REQUIRE(stopping.wait_for(5s) == std::future_status::ready);
     CHECK(stream->wait_ended());
+  }
+}
+
+// The embedded broker against the upstream behaviours listed in docs/protocol.md that it once
+// lacked (issue 14): idle subscription reaping, acks during a backoff, namespaces, request size,
+// cluster-wide creation conflicts.
+TEST_SUITE("broker_fidelity") {
+  TEST_CASE("an ack while a nacked message waits out its backoff is ignored, the message still comes again") {
+    auto broker = start_broker();
+    wire_client client(broker);
+    const auto topic = unique_topic("ack-in-backoff");
+    const auto producer = client.producer(topic);
+    auto policy = fixed_policy(3, poison::block);
+    policy.base_redelivery_delay_ms = 600;
+    policy.max_redelivery_delay_ms = 600;
+    require_ok(broker.set_failure_policy(topic, "s", policy));
+    const auto consumer = client.consumer(topic, "c", "s", exclusive);
+    auto stream = client.receive(consumer);
+    client.publish(producer, topic, "payment");
+    const auto first = stream->expect();
+    client.nacked(first, "s");
+    // Upstream's handle_ack counts an ack only for an offset awaiting it (dispatcher/*/reliable.rs).
+    client.acked(first, "s");
+    CHECK(broker.unacked_messages(topic, "s") == 1);
+    const auto again = stream->expect();
+    CHECK(again.payload() == "payment");
+    CHECK(again.msg_id().topic_offset() == first.msg_id().topic_offset());
+    client.acked(again, "s");
+    CHECK(eventually([&] { return broker.unacked_messages(topic, "s") == 0; }));
+  }
+
+  TEST_CASE("idle non-reliable subscriptions are removed after the grace, with their consumers") {
+    broker_options options;
+    options.idle_subscription_grace = 1s;
+    auto broker = start_broker(options);
+    wire_client client(broker);
+    const auto topic = unique_topic("idle-reaped");
+    const auto producer = client.producer(topic, non_reliable);
+    const auto idle = client.consumer(topic, "c", "idle", exclusive);
+    const auto busy = client.consumer(topic, "c", "busy", exclusive);
+    auto busy_stream = client.receive(busy);
+    {
+      auto idle_stream = client.receive(idle);
+      idle_stream->cancel();
+      client.wait_inactive(idle);
+    }
+    // The first message that finds no active consumer marks "idle" idle; "busy" takes it.
+    client.publish(producer, topic, "m0");
+    CHECK(busy_stream->expect().payload() == "m0");
+    CHECK(client.health_status(consumer_client, idle) == wire::HealthCheckResponse::CLOSE);
+    // Gone after the grace, with its consumer (unknown now: NOT_FOUND); the busy one untouched.
+    const auto subscriptions = [&] { return broker.subscriptions(topic); };
+    CHECK(subscriptions() == std::vector<std::string>{"busy", "idle"});
+    CHECK(eventually([&] { return subscriptions() == std::vector<std::string>{"busy"}; }));
+    CHECK(client.receive_status(idle).error_code() == grpc::StatusCode::NOT_FOUND);
+    CHECK(client.health_status(consumer_client, idle) == wire::HealthCheckResponse::CLOSE);
+    CHECK(client.health_status(consumer_client, busy) == wire::HealthCheckResponse::OK);
+    client.publish(producer, topic, "m1");
+    CHECK(busy_stream->expect().payload() == "m1");
+    // Subscribing again creates the subscription and a new consumer.
+    CHECK(client.consumer(topic, "c", "idle", exclusive) != idle);
+  }
+
+  TEST_CASE("a Subscribe before the grace ends keeps an idle subscription, reliable ones are never removed") {
+    broker_options options;
+    options.idle_subscription_grace = 300ms;
+    auto broker = start_broker(options);
+    wire_client client(broker);
+    const auto topic = unique_topic("idle-kept");
+    const auto producer = client.producer(topic, non_reliable);
+    const auto consumer = client.consumer(topic, "c", "s", exclusive);
+    client.receive(consumer)->cancel();
+    client.wait_inactive(consumer);
+    client.publish(producer, topic, "lost");
+    CHECK(client.consumer(topic, "c", "s", exclusive) == consumer);  // takeover: active, not idle
+    std::this_thread::sleep_for(600ms);
+    CHECK(broker.subscriptions(topic) == std::vector<std::string>{"s"});
+    auto stream = client.receive(consumer);
+    client.publish(producer, topic, "kept");
+    CHECK(stream->expect().payload() == "kept");
+
+    const auto durable = unique_topic("idle-reliable");
+    const auto writer = client.producer(durable, reliable);
+    const auto reader = client.consumer(durable, "c", "s", exclusive);
+    client.receive(reader)->cancel();
+    client.wait_inactive(reader);
+    client.publish(writer, durable, "waits");
+    std::this_thread::sleep_for(600ms);
+    auto resumed = client.receive(reader);
+    CHECK(resumed->expect().payload() == "waits");
+  }
+
+  TEST_CASE("a topic in a namespace that does not exist is not created: UNAVAILABLE, as upstream") {
+    broker_options options;
+    options.namespaces.emplace_back("tenant");
+    auto broker = start_broker(options);
+    wire_client client(broker);
+    wire::ProducerResponse response;
+    check_status(client.create_producer("/missing/orders", "p", reliable, response), grpc::StatusCode::UNAVAILABLE,
+                 "Unable to find the namespace missing, the topic can be created only for an exisiting namespace");
+    CHECK(client.partitions("/missing/orders").empty());
+    // The format and the dispatch strategy are checked first.
+    check_status(client.create_producer("/missing/orders", "p", 7, response), grpc::StatusCode::INVALID_ARGUMENT,
+                 "Dispatch strategy is missing");
+    CHECK(client.create_producer("/system/orders", "p", reliable, response).ok());
+    CHECK(client.create_producer("/tenant/orders", "p", reliable, response).ok());
+    const auto refused = broker.create_topic("/missing/jobs", danube::dispatch_strategy::reliable);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error() == danube::errc::unavailable);
+  }
+
+  TEST_CASE("a request over 4 MiB is OUT_OF_RANGE with tonic's text, one just under it is served") {
+    auto broker = start_broker();
+    wire_client client(broker);
+    const auto topic = unique_topic("oversized");
+    const auto producer = client.producer(topic, non_reliable);
+    auto message = wire::StreamMessage();
+    message.set_request_id(1);
+    message.mutable_msg_id()->set_producer_id(producer);
+    message.mutable_msg_id()->set_topic_name(topic);
+    message.set_payload(std::string(4U * 1024U * 1024U, 'x'));
+    const auto size = message.ByteSizeLong();
+    check_status(
+        client.send(message), grpc::StatusCode::OUT_OF_RANGE,
+        fmt::format("Error, decoded message length too large: found {} bytes, the limit is: 4194304 bytes", size));
+    message.set_payload(std::string(4U * 1024U * 1024U - 1024U, 'x'));
+    CHECK(client.send(message).ok());
+  }
+
+  TEST_CASE("partitioned and non-partitioned topics of one base name never coexist in a cluster") {
+    auto cluster = danube::testing::embedded_cluster::start(2);
+    REQUIRE(cluster);
+    wire_client first(cluster->broker(0));
+    wire_client second(cluster->broker(1));
+    const auto base = unique_topic("cluster-conflict");
+    wire::ProducerResponse response;
+    REQUIRE(first.create_producer(base + "-part-0", "p", reliable, response).ok());
+    check_status(second.create_producer(base, "p", reliable, response), grpc::StatusCode::ALREADY_EXISTS,
+                 fmt::format("Cannot create topic '{}': partitioned topics with this base name already exist (found 1 "
+                             "partitions). Delete the partitioned topics first.",
+                             base));
+    const auto plain = unique_topic("cluster-plain");
+    REQUIRE(second.create_producer(plain, "p", reliable, response).ok());
+    check_status(first.create_producer(plain + "-part-0", "p", reliable, response), grpc::StatusCode::ALREADY_EXISTS,
+                 fmt::format("Cannot create partitioned topic '{0}-part-0': a non-partitioned topic '{0}' already "
+                             "exists. Delete the non-partitioned topic first.",
+                             plain));
+    CHECK_FALSE(cluster->owner(base).has_value());
+  }
+
+  TEST_CASE("huge timer options neither overflow nor hold up stop(): pending reaps and starts are dropped") {
+    broker_options options;
+    options.idle_subscription_grace = std::chrono::milliseconds::max();
+    options.quirks.failover_start_delay = std::chrono::milliseconds::max();
+    auto broker = start_broker(options);
+    wire_client client(broker);
+    const auto topic = unique_topic("huge-timers");
+    const auto producer = client.producer(topic, non_reliable);
+    const auto idle = client.consumer(topic, "c", "idle", exclusive);
+    client.receive(idle)->cancel();
+    client.wait_inactive(idle);
+    client.publish(producer, topic, "marks it idle");  // schedules a removal check a year away
+    const auto durable = unique_topic("huge-timers-failover");
+    const auto writer = client.producer(durable, reliable);
+    auto stream = client.receive(client.consumer(durable, "c", "s", failover));
+    client.publish(writer, durable, "before the start");
+    CHECK(stream->quiet_for(200ms));
+    CHECK(broker.subscriptions(topic) == std::vector<std::string>{"idle"});
+    const auto stopping = std::chrono::steady_clock::now();
+    broker.stop();
+    CHECK(std::chrono::steady_clock::now() - stopping < 2s);
+    CHECK(stream->wait_ended());
+  }
+
+  TEST_CASE("quirk on request: a reliable Failover subscription misses what is published before it starts") {
+    // Upstream's Subscribe does not wait for a Failover dispatcher to fix its start (subscription.rs):
+    // failover_start_delay reproduces that window (docs/consumer.md).
+    broker_options options;
+    options.quirks.failover_start_delay = 1s;
+    auto broker = start_broker(options);
+    wire_client client(broker);
+    const auto topic = unique_topic("failover-start");
+    const auto producer = client.producer(topic, reliable);
+    const auto consumer = client.consumer(topic, "c", "s", failover);
+    auto stream = client.receive(consumer);
+    client.publish(producer, topic, "early");
+    CHECK(stream->quiet_for(1200ms));  // the start passes meanwhile
+    client.publish(producer, topic, "late");
+    CHECK(stream->expect().payload() == "late");
+    // Exclusive has no such window, with the same option.
+    const auto exclusive_consumer = client.consumer(topic, "c", "x", exclusive);
+    auto exclusive_stream = client.receive(exclusive_consumer);
+    client.publish(producer, topic, "at once");
+    CHECK(exclusive_stream->expect().payload() == "at once");
+  }
+
+  TEST_CASE(
+      "quirk on request: an evicted reliable KeyShared consumer never gets messages again, its unacked ones are lost") {
+    broker_options options;
+    options.quirks.key_shared_eviction_is_permanent = true;
+    auto broker = start_broker(options);
+    wire_client client(broker);
+    const auto topic = unique_topic("ks-evict-forever");
+    const auto producer = client.producer(topic, reliable);
+    const auto c0 = client.consumer(topic, "c0", "ks", key_shared);
+    const auto c1 = client.consumer(topic, "c1", "ks", key_shared);
+    std::vector<std::unique_ptr<receiver>> streams;
+    streams.push_back(client.receive(c0));
+    streams.push_back(client.receive(c1));
+    const auto key_of = key_per_stream(client, producer, topic, streams, "ks");
+    const auto& moving = key_of.at(0);
+    client.publish(producer, topic, outgoing{"held", moving});
+    CHECK(streams[0]->expect().payload() == "held");  // never acked
+    streams[0]->cancel();
+    client.wait_inactive(c0);
+    client.publish(producer, topic, outgoing{"later", moving});
+    // After the 3 s grace the key moves to c1, but "held" counts as acknowledged: lost.
+    const auto first = streams[1]->expect();
+    CHECK(first.payload() == "later");
+    client.acked(first, "ks");
+    CHECK(broker.unacked_messages(topic, "ks") == 0);
+    // c0 comes back, active, and still gets nothing: every key now belongs to c1.
+    CHECK(client.consumer(topic, "c0", "ks", key_shared) == c0);
+    streams[0] = client.receive(c0);
+    client.publish(producer, topic, outgoing{"home", moving});
+    client.publish(producer, topic, outgoing{"other", key_of.at(1)});
+    auto rest = payloads(streams[1]->expect(std::size_t{2}));
+    std::ranges::sort(rest);
+    CHECK(rest == std::vector<std::string>{"home", "other"});
+    CHECK(streams[0]->quiet_for(300ms));
   }
 }
 

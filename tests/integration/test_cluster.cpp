@@ -1,5 +1,5 @@
 // Several brokers in one process (embedded_cluster): topic ownership, Redirect answers followed by
-// our client, topic moves and broker restarts (reference §4, §5, §2.8).
+// our client, topic moves and broker restarts (docs/protocol.md §4, §5, §2.8).
 #include "support/test_support.hpp"
 #include <danube/detail/proto.hpp>
 #include <danube/testing/embedded_cluster.hpp>

@@ -1,5 +1,5 @@
 // Wire-level tests of the embedded broker: the generated stubs talk to it directly, so these pin
-// the protocol behaviour (../shared/reference/broker-behaviour.md §2, §11) independently of our
+// the protocol behaviour (docs/protocol.md §2, §11) independently of our
 // client library.
 #include "support/test_support.hpp"
 #include <danube/detail/proto.hpp>
@@ -24,6 +24,7 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 #include <google/protobuf/util/message_differencer.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 // A named namespace, not an anonymous one: the integration tests are one unity-built translation
@@ -840,6 +841,25 @@ TEST_SUITE("embedded_broker") {
     wire_client client(moved);
     wire::TopicLookupResponse response;
     CHECK(client.lookup(unique_topic("moved"), response).error_code() == grpc::StatusCode::NOT_FOUND);
+  }
+
+  TEST_CASE("StorageService is not served: ListSegmentDescriptors answers UNIMPLEMENTED") {
+    // Upstream serves it for danube-iceberg (storage_handler.rs); the embedded broker has no WAL
+    // segments and clients never call it (docs/embedded-broker.md, deliberate deviations).
+    auto broker = start_broker();
+    grpc::GenericStub generic(
+        grpc::CreateChannel(fmt::format("127.0.0.1:{}", broker.port()), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    set_deadline(context);
+    // ListSegmentDescriptorsRequest{topic = "/default/t"}, encoded by hand: proto/ has no such service.
+    const std::string encoded = std::string("\x0a\x0a", 2) + "/default/t";
+    grpc::Slice slice(encoded);
+    const grpc::ByteBuffer request(&slice, 1);
+    grpc::ByteBuffer response;
+    std::promise<grpc::Status> done;
+    generic.UnaryCall(&context, "/danube.StorageService/ListSegmentDescriptors", grpc::StubOptions(), &request,
+                      &response, [&done](grpc::Status status) { done.set_value(std::move(status)); });
+    CHECK(done.get_future().get().error_code() == grpc::StatusCode::UNIMPLEMENTED);
   }
 }
 

@@ -1,12 +1,19 @@
 // The schema registry through our client against the embedded broker: every registry RPC,
-// scenarios 28-34 of ../shared/reference/broker-behaviour.md §11, producer version selection,
+// scenarios 28-34 of docs/protocol.md §11, producer version selection,
 // subject binding, validation policies on publish, and typed producers and consumers.
 #include "support/test_support.hpp"
+#include <danube/detail/proto.hpp>
+#include <danube/detail/schema_wire.hpp>
 #include <danube/testing/embedded_cluster.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include <grpcpp/grpcpp.h>
 
 using namespace std::chrono_literals;
 using danube_test::require_ok;
@@ -46,6 +53,21 @@ danube::error error_of(const danube::result<T>& r) {
 
 inline bool contains(const std::string& text, std::string_view fragment) {
   return text.find(fragment) != std::string::npos;
+}
+
+// The registry's stub on the broker, for requests our client would not send.
+inline std::unique_ptr<danube_schema::SchemaRegistry::Stub> registry_stub(
+    const danube::testing::embedded_broker& broker) {
+  return danube_schema::SchemaRegistry::NewStub(
+      grpc::CreateChannel(fmt::format("127.0.0.1:{}", broker.port()), grpc::InsecureChannelCredentials()));
+}
+
+inline std::vector<std::string> subject_order(const danube::schema_registry& registry) {
+  std::vector<std::string> names;
+  for (const auto& summary : require_ok(registry.list_subjects())) {
+    names.push_back(summary.subject);
+  }
+  return names;
 }
 
 }  // namespace schema_registry_test
@@ -164,8 +186,10 @@ TEST_SUITE("schema_registry") {
 
     // ListSubjects.
     require_ok(registry.register_schema("raw-bytes").type(danube::schema_type::bytes).tag("blob").execute());
-    const auto subjects = require_ok(registry.list_subjects());
+    // In no particular order: upstream lists a hash set (docs/protocol.md §8.3).
+    auto subjects = require_ok(registry.list_subjects());
     REQUIRE(subjects.size() == 2);
+    std::ranges::sort(subjects, {}, [](const auto& summary) { return summary.subject; });
     CHECK(subjects[0].subject == "orders-value");
     CHECK(subjects[0].type == danube::schema_type::json_schema);
     CHECK(subjects[0].latest_version == 2);
@@ -722,5 +746,139 @@ TEST_SUITE("schema_registry") {
     require_ok(producer.send(R"({"name":"after","age":1})"));
     const auto m = require_ok(consumer.receive(10s));
     CHECK(m.schema_id() == kept.schema_id);
+  }
+
+  TEST_CASE("ListSubjects promises no order: stable on one broker, different between brokers") {
+    // Upstream lists a HashSet (docs/protocol.md §8.3); the embedded broker orders by a hash seeded
+    // per registry, so a client or test relying on an order fails here rather than upstream.
+    std::vector<std::vector<std::string>> orders;
+    for (int b = 0; b < 3; ++b) {
+      auto broker = danube_test::start_broker();
+      auto client = danube_test::connect(broker);
+      const auto registry = client.schema_registry();
+      for (int i = 0; i < 8; ++i) {
+        require_ok(registry.register_schema(fmt::format("subject-{}", i)).type(danube::schema_type::bytes).execute());
+      }
+      const auto order = subject_order(registry);
+      CHECK(order.size() == 8);
+      CHECK(subject_order(registry) == order);
+      orders.push_back(order);
+    }
+    // 8 names in the same order on three brokers by chance: (1/8!)^2.
+    CHECK_FALSE((orders[0] == orders[1] && orders[1] == orders[2]));
+  }
+
+  TEST_CASE("SetCompatibilityMode echoes the mode as the request spelled it") {
+    auto broker = danube_test::start_broker();
+    auto client = danube_test::connect(broker);
+    register_json(client.schema_registry(), "spelled", person_v1);
+    const auto stub = registry_stub(broker);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 5s);
+    danube_schema::SetCompatibilityModeRequest request;
+    request.set_subject("spelled");
+    request.set_compatibility_mode("FoRwArD");
+    danube_schema::SetCompatibilityModeResponse response;
+    const auto status = stub->SetCompatibilityMode(&context, request, &response);
+    REQUIRE(status.ok());
+    CHECK(response.message() == "Set compatibility mode to FoRwArD for subject spelled");
+    CHECK(require_ok(client.schema_registry().latest("spelled")).compatibility == danube::compatibility_mode::forward);
+  }
+
+  TEST_CASE("a topic validates payloads against the first version it saw of a schema id, even after evolution") {
+    // topic_schema.rs caches (subject, version) per schema id on the topic: later messages of that
+    // id are validated against the cached version whatever their schema_version (§8.7).
+    auto broker = danube_test::start_broker();
+    auto client = danube_test::connect(broker);
+    const auto registry = client.schema_registry();
+    constexpr std::string_view v1 = R"({"type":"object","properties":{"name":{"type":"string"}},"required":["name"]})";
+    constexpr std::string_view v2 =
+        R"({"type":"object","properties":{"name":{"type":"string"},"age":{"type":"integer"}},"required":["name"]})";
+    register_json(registry, "evolving", v1);
+    register_json(registry, "evolving", v2);
+    // Valid for v1 (age unconstrained), invalid for v2 (age must be an integer).
+    constexpr std::string_view text_age = R"({"name":"Ada","age":"old"})";
+
+    const auto seen_v1 = danube_test::unique_topic("seen-v1");
+    auto old_writer =
+        require_ok(client.new_producer().topic(seen_v1).name("old").schema("evolving").schema_version(1).build());
+    require_ok(old_writer.create());
+    require_ok(registry.configure_topic_schema(seen_v1, "evolving", danube::validation_policy::enforce, true));
+    require_ok(old_writer.send(R"({"name":"Ada"})"));
+    auto new_writer = require_ok(client.new_producer().topic(seen_v1).name("new").schema("evolving").build());
+    require_ok(new_writer.create());
+    REQUIRE(new_writer.schema()->version == 2);
+    // Stamped version 2, validated against the cached version 1: accepted.
+    require_ok(new_writer.send(std::string(text_age)));
+
+    // A topic whose first message was version 2 validates against version 2.
+    const auto seen_v2 = danube_test::unique_topic("seen-v2");
+    auto fresh = require_ok(client.new_producer().topic(seen_v2).name("new").schema("evolving").build());
+    require_ok(fresh.create());
+    require_ok(registry.configure_topic_schema(seen_v2, "evolving", danube::validation_policy::enforce, true));
+    require_ok(fresh.send(R"({"name":"Ada","age":36})"));
+    const auto refused = error_of(fresh.send(std::string(text_age)));
+    CHECK(refused.code() == danube::errc::permission_denied);
+    CHECK(contains(refused.message(), "Payload validation failed"));
+  }
+
+  TEST_CASE("SendMessage applies the topic's schema policy before it checks the producer is attached") {
+    // topic.rs publish_message_async: validate_message, then the producer check (§2.3).
+    auto broker = danube_test::start_broker();
+    auto client = danube_test::connect(broker);
+    const auto registry = client.schema_registry();
+    register_json(registry, "guarded", person_v1);
+    const auto guarded = danube_test::unique_topic("guarded");
+    const auto other = danube_test::unique_topic("other");
+    auto owner = require_ok(client.new_producer().topic(guarded).name("owner").schema("guarded").build());
+    require_ok(owner.create());
+    require_ok(registry.configure_topic_schema(guarded, "guarded", danube::validation_policy::enforce));
+    auto producers = danube::detail::wire::ProducerService::NewStub(
+        grpc::CreateChannel(fmt::format("127.0.0.1:{}", broker.port()), grpc::InsecureChannelCredentials()));
+    // A producer of another topic sends to the guarded one.
+    std::uint64_t stranger = 0;
+    {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + 5s);
+      danube::detail::wire::ProducerRequest request;
+      request.set_topic_name(other);
+      request.set_producer_name("stranger");
+      danube::detail::wire::ProducerResponse response;
+      REQUIRE(producers->CreateProducer(&context, request, &response).ok());
+      stranger = response.producer_id();
+    }
+    const auto send = [&](bool with_schema) {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + 5s);
+      danube::detail::wire::StreamMessage message;
+      message.mutable_msg_id()->set_producer_id(stranger);
+      message.mutable_msg_id()->set_topic_name(guarded);
+      message.set_payload(R"({"name":"x","age":1})");
+      if (with_schema) {
+        message.set_schema_id(require_ok(registry.latest("guarded")).schema_id);
+      }
+      danube::detail::wire::MessageResponse response;
+      return producers->SendMessage(&context, message, &response);
+    };
+    const auto unstamped = send(false);
+    CHECK(unstamped.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+    CHECK(unstamped.error_message() == fmt::format("Unable to publish the message: Message missing schema_id for "
+                                                   "topic {} (expected subject: guarded)",
+                                                   guarded));
+    const auto stamped = send(true);
+    CHECK(stamped.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+    CHECK(contains(stamped.error_message(), "is not attached to topic name"));
+  }
+
+  TEST_CASE("a request over 4 MiB is refused once with OUT_OF_RANGE, which the client does not retry") {
+    auto broker = danube_test::start_broker();
+    auto client = danube_test::connect(broker);
+    const auto huge = std::string(5U * 1024U * 1024U, 'x');
+    const auto refused = error_of(
+        client.schema_registry().register_schema("huge").type(danube::schema_type::string).definition(huge).execute());
+    CHECK(refused.code() == danube::errc::invalid_argument);
+    CHECK_FALSE(refused.retryable());
+    CHECK(contains(refused.message(), "decoded message length too large"));
+    CHECK(broker.calls(danube::testing::rpc::register_schema) == 1);
   }
 }

@@ -1,5 +1,5 @@
 // TLS, mutual TLS, bearer tokens and the legacy api-key exchange: our client's TLS and auth
-// policies against the embedded broker's TLS and JWT checks (reference §7, §1.3), with
+// policies against the embedded broker's TLS and JWT checks (docs/protocol.md §7, §1.3), with
 // certificates generated at test time.
 #include "support/certificates.hpp"
 #include "support/test_support.hpp"

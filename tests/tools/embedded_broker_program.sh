@@ -88,6 +88,9 @@ expect_usage_error --tls-cert "$pem/cert.pem"
 expect_usage_error --tls-key "$pem/key.pem"
 expect_usage_error --tls-client-ca "$pem/ca.pem"
 expect_usage_error --api-key key-1
+expect_usage_error --namespace ''
+expect_usage_error --namespace a/b
+expect_usage_error --namespace 'a b'
 expect_usage_error --jwt-secret=
 
 # start_broker LINES ARGS...: starts the broker in the background and waits (up to 10 s) until it
@@ -116,6 +119,12 @@ second=${BASH_REMATCH[1]}
 [[ $first -ne $second ]] || fail "both brokers announced port $first"
 stop_broker
 echo "ok: --brokers 2 announced ports $first and $second"
+
+# --namespace (repeatable): the broker starts with the extra namespaces.
+start_broker 1 --listen 127.0.0.1:0 --namespace tenant --namespace other_ns-2
+[[ $(sed -n 1p "$out") =~ ^listening\ on\ http:// ]] || fail "unexpected announcement '$(sed -n 1p "$out")'"
+stop_broker
+echo "ok: --namespace twice"
 
 # --jwt-secret: tokens required, and a token printed after the announcement.
 start_broker 2 --listen 127.0.0.1:0 --jwt-secret test-secret --api-key key-1 --api-key key-2

@@ -1,11 +1,13 @@
 // The embedded broker's HS256 tokens (testing/detail/jwt_hs256.hpp): signing, and validation as
-// the real broker's jsonwebtoken settings decide (reference §7.3).
+// the real broker's jsonwebtoken settings decide (docs/protocol.md §7.3), and its interceptor (§7.2).
+#include <danube/testing/detail/authenticator.hpp>
 #include <danube/testing/detail/jwt_hs256.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
@@ -144,5 +146,75 @@ TEST_SUITE("broker_jwt") {
     CHECK(defect_of(jwt::base64url_encode("not json") + "." + jwt::base64url_encode("{}") + ".") ==
           jwt::token_defect::malformed);
     CHECK(defect_of(token_with_header(R"({"alg":"HS256"})", "[1,2]")) == jwt::token_defect::malformed);
+  }
+
+  // The interceptor's metadata checks (§7.2). A gRPC C++ client cannot send these bytes (gRPC
+  // refuses them before sending), a Rust or Go client can: the checks run on the metadata alone.
+  TEST_CASE("interceptor: an authorization or internal-broker value that is not visible ASCII is invalid metadata") {
+    danube::testing::broker_auth options;
+    options.require_token = true;
+    options.jwt_secret = std::string(secret);
+    jwt::authenticator interceptor(options);
+    const auto refusal = [&](std::string_view key, std::string_view value) {
+      jwt::authenticator::client_metadata metadata;
+      metadata.emplace(grpc::string_ref(key.data(), key.size()), grpc::string_ref(value.data(), value.size()));
+      return interceptor.check(metadata);
+    };
+    for (const std::string_view value : {std::string_view("Bearer caf\xc3\xa9"), std::string_view("Bearer \x7f"),
+                                         std::string_view("Bearer a\nb"), std::string_view("\x01")}) {
+      CAPTURE(hex(value));
+      const auto refused = refusal("authorization", value);
+      REQUIRE(refused.has_value());
+      CHECK(refused->error_code() == grpc::StatusCode::UNAUTHENTICATED);
+      CHECK(refused->error_message() == "Authentication metadata is invalid");
+      const auto internal = refusal("x-danube-internal-broker", value);
+      REQUIRE(internal.has_value());
+      CHECK(internal->error_message() == "Authentication metadata is invalid");
+    }
+    // Tab is visible ASCII to the http crate: the value gets as far as the token check.
+    const auto tab = refusal("authorization", "Bearer\tabc");
+    REQUIRE(tab.has_value());
+    CHECK(tab->error_message() == "Invalid token");
+    CHECK_FALSE(refusal("x-danube-internal-broker", "broker/\t1").has_value());
+    const auto missing = interceptor.check(jwt::authenticator::client_metadata{});
+    REQUIRE(missing.has_value());
+    CHECK(missing->error_message() == "Authentication credentials are missing");
+  }
+
+  TEST_CASE("interceptor: a validated header is accepted again from the cache after its token expired") {
+    // The real broker caches a validated header for 30 s, so with the 60 s leeway a token works up
+    // to ~90 s past exp (§7.3). Here leeway 0 and a 3 s cache make that visible in ~3 s.
+    danube::testing::broker_auth options;
+    options.require_token = true;
+    options.jwt_secret = std::string(secret);
+    options.leeway = 0s;
+    options.validation_cache = 3s;
+    jwt::authenticator interceptor(options);
+    const auto started = std::chrono::system_clock::now();
+    const auto exp = static_cast<std::uint64_t>(
+                         std::chrono::duration_cast<std::chrono::seconds>(started.time_since_epoch()).count()) +
+                     1;
+    const auto token = token_for(fmt::format(
+        R"({{"iss":"danube","exp":{},"sub":"app","principal_type":"service_account","principal_name":"app"}})", exp));
+    REQUIRE_FALSE(token.empty());
+    const auto check = [&](const std::string& header) {
+      jwt::authenticator::client_metadata metadata;
+      metadata.emplace("authorization", grpc::string_ref(header.data(), header.size()));
+      return interceptor.check(metadata);
+    };
+    const std::string bearer = "Bearer " + token;
+    REQUIRE_FALSE(check(bearer).has_value());
+    // Past exp (whole seconds, so up to 2 s): the same header is served from the cache...
+    std::this_thread::sleep_until(std::chrono::system_clock::time_point(std::chrono::seconds(exp + 1)) + 50ms);
+    CHECK_FALSE(check(bearer).has_value());
+    // ...while another spelling of the same token is validated, and is expired.
+    const auto other = check("bearer " + token);
+    REQUIRE(other.has_value());
+    CHECK(other->error_message() == "Invalid token");
+    // Once the cache entry is older than validation_cache, the header is validated again.
+    std::this_thread::sleep_until(started + options.validation_cache + 100ms);
+    const auto stale = check(bearer);
+    REQUIRE(stale.has_value());
+    CHECK(stale->error_message() == "Invalid token");
   }
 }

@@ -1,5 +1,8 @@
 #include <danube/topic_name.hpp>
 
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -25,6 +28,44 @@ TEST_SUITE("topic_name") {
       CHECK(r.error() == danube::errc::invalid_argument);
       CHECK(r.error().message() ==
             "The topic: " + std::string(name) + " has an invalid format, should be: /namespace_name/topic_name");
+    }
+  }
+
+  TEST_CASE("topic-name characters: the full Unicode Alphabetic and Numeric sets, as Rust's is_alphanumeric") {
+    using danube::detail::is_unicode_alphanumeric;
+    // Letters, marks and digits of scripts the old partial table refused.
+    for (const char32_t c : {U'\u093E',  // DEVANAGARI VOWEL SIGN AA (Mc, Alphabetic)
+                             U'\u0A85',  // GUJARATI LETTER A
+                             U'\u0AE6',  // GUJARATI DIGIT ZERO (Nd)
+                             U'\u0BF0',  // TAMIL NUMBER TEN (No)
+                             U'\u16EE',  // RUNIC ARLAUG SYMBOL (Nl)
+                             U'\u00B2',  // SUPERSCRIPT TWO (No)
+                             U'\u0E31',  // THAI CHARACTER MAI HAN-AKAT (Mn, Alphabetic)
+                             U'\u1000',  // MYANMAR LETTER KA
+                             U'\U0001D400', U'\U00020000', U'\u00E9', U'z', U'0'}) {
+      CAPTURE(static_cast<std::uint32_t>(c));
+      CHECK(is_unicode_alphanumeric(c));
+    }
+    for (const char32_t c : {U' ', U'.', U'_', U'-', U'\u00B7', U'\u2028', U'\u0964',  // DEVANAGARI DANDA (Po)
+                             U'\u0301',  // COMBINING ACUTE (Mn, not Alphabetic)
+                             U'\U0001F600', U'\uFFFD', U'\U0010FFFF'}) {
+      CAPTURE(static_cast<std::uint32_t>(c));
+      CHECK_FALSE(is_unicode_alphanumeric(c));
+    }
+    CHECK(danube::validate_topic_name("/default/\u0915\u093E\u092E").has_value());  // काम
+    CHECK(danube::validate_topic_name("/default/\u0A95\u0ABE\u0AAE").has_value());  // કામ
+    CHECK_FALSE(danube::validate_topic_name("/default/\u0915\u0964").has_value());
+  }
+
+  TEST_CASE("the generated table is sorted, disjoint and not adjacent") {
+    const auto& table = danube::detail::unicode_alphanumeric_ranges;
+    CHECK(std::size(table) == danube::detail::unicode_alphanumeric_range_count);
+    for (std::size_t i = 0; i < std::size(table); ++i) {
+      CAPTURE(i);
+      CHECK(table[i].first <= table[i].last);
+      if (i > 0) {
+        CHECK(table[i - 1].last + 1 < table[i].first);
+      }
     }
   }
 

@@ -3,12 +3,13 @@
 //
 //   danube-embedded-broker [--listen HOST:PORT] [--brokers N] [--consumer-buffer N]
 //                          [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]
-//                          [--jwt-secret SECRET [--api-key KEY]...]
+//                          [--jwt-secret SECRET [--api-key KEY]...] [--namespace NS]...
 //
 // Prints "listening on URL" per broker once ready (and "token JWT" with --jwt-secret) and runs
 // until SIGINT or SIGTERM. See docs/embedded-broker.md.
 #include <danube/testing/embedded_broker.hpp>
 #include <danube/testing/embedded_cluster.hpp>
+#include <danube/topic_name.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -36,7 +37,7 @@ namespace {
 constexpr std::string_view usage_text =
     "usage: danube-embedded-broker [--listen HOST:PORT] [--brokers N] [--consumer-buffer N]\n"
     "                              [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]\n"
-    "                              [--jwt-secret SECRET [--api-key KEY]...]\n"
+    "                              [--jwt-secret SECRET [--api-key KEY]...] [--namespace NS]...\n"
     "  --listen HOST:PORT     address to listen on (default 127.0.0.1:6650, or 127.0.0.1:0 with\n"
     "                         --brokers N > 1; port 0 picks a free port)\n"
     "  --brokers N            run a local cluster of N brokers (topic ownership, redirects; default 1);\n"
@@ -49,7 +50,9 @@ constexpr std::string_view usage_text =
     "  --jwt-secret SECRET    require a JWT signed with this HS256 secret on every call (auth.mode: tls)\n"
     "                         and print a token valid for 1 h as 'token JWT'\n"
     "  --api-key KEY          an api key the legacy AuthService exchanges for a token (repeatable;\n"
-    "                         needs --jwt-secret)\n";
+    "                         needs --jwt-secret)\n"
+    "  --namespace NS         a namespace that exists besides default and system (repeatable): topics\n"
+    "                         are created only in existing namespaces, as on the real broker\n";
 
 struct tls_files {
   std::string certificate;
@@ -88,10 +91,12 @@ std::nullopt_t usage_error(std::string_view reason) {
   return std::nullopt;
 }
 
-// Accepts "--name value" and "--name=value". Every flag but --api-key may be given once.
+// Accepts "--name value" and "--name=value". Every flag but --api-key and --namespace may be given
+// once.
 std::optional<arguments> parse_arguments(int argc, char** argv) {
-  static constexpr std::string_view known[] = {"--listen",  "--brokers",       "--consumer-buffer", "--tls-cert",
-                                               "--tls-key", "--tls-client-ca", "--jwt-secret",      "--api-key"};
+  static constexpr std::string_view known[] = {"--listen",     "--brokers", "--consumer-buffer",
+                                               "--tls-cert",   "--tls-key", "--tls-client-ca",
+                                               "--jwt-secret", "--api-key", "--namespace"};
   arguments parsed;
   std::optional<std::string> listen;
   std::set<std::string_view> seen;
@@ -116,7 +121,7 @@ std::optional<arguments> parse_arguments(int argc, char** argv) {
       }
       value = argv[++i];
     }
-    if (name != "--api-key" && !seen.insert(name).second) {
+    if (name != "--api-key" && name != "--namespace" && !seen.insert(name).second) {
       return usage_error(fmt::format("{} is given twice", name));
     }
     if (name == "--listen") {
@@ -139,6 +144,12 @@ std::optional<arguments> parse_arguments(int argc, char** argv) {
       }
       parsed.options.auth.jwt_secret = std::string(*value);
       parsed.options.auth.require_token = true;
+    } else if (name == "--namespace") {
+      // A namespace is a topic name's middle part: the broker's characters, not empty.
+      if (value->empty() || !danube::validate_topic_name(fmt::format("/{}/t", *value))) {
+        return usage_error(fmt::format("--namespace needs a namespace name, not '{}'", *value));
+      }
+      parsed.options.namespaces.emplace_back(*value);
     } else {  // --api-key
       parsed.options.auth.api_keys.emplace_back(*value);
     }

@@ -6,7 +6,8 @@
 //
 // Written for danube-cpp. Message and field *names* are ours to choose (they never travel on the
 // wire); the package, service and method names, field numbers, wire types and enum numbers are
-// fixed by the broker and verified by ../shared/tools/wire-check. Do not renumber anything here.
+// fixed by the broker and verified by the CTest test "wire facts match broker v0.15.1" against
+// tests/data/danube-wire-v0.15.1.json (docs/testing.md). Do not renumber anything here.
 #ifndef GRPC_danube_2fwire_2fdanube_5fapi_2eproto__INCLUDED
 #define GRPC_danube_2fwire_2fdanube_5fapi_2eproto__INCLUDED
 

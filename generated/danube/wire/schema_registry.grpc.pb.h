@@ -4,7 +4,8 @@
 // Original file comments:
 // Schema registry of a Danube broker, v0.15.x (served on the client port and on the admin port).
 //
-// Written for danube-cpp; wire facts are fixed by the broker and verified by wire-check.
+// Written for danube-cpp; wire facts are fixed by the broker and verified by the CTest test
+// "wire facts match broker v0.15.1" (docs/testing.md).
 // Schema types, compatibility modes and validation policies travel as lower-case strings.
 #ifndef GRPC_danube_2fwire_2fschema_5fregistry_2eproto__INCLUDED
 #define GRPC_danube_2fwire_2fschema_5fregistry_2eproto__INCLUDED

@@ -1,6 +1,6 @@
 // A producer's schema: the SchemaReference it sends with CreateProducer, and the (schema_id,
 // version) it stamps on every message, resolved at create() as the Rust client does
-// (../shared/reference/broker-behaviour.md §8.5).
+// (docs/protocol.md §8.5).
 #pragma once
 
 #include <danube/detail/client_core.hpp>

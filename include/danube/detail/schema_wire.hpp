@@ -1,6 +1,6 @@
 // Conversion between the SchemaRegistry wire messages (package danube_schema) and the public
 // schema types, including the unwrapping of the broker's definition envelope
-// (../shared/reference/broker-behaviour.md §8.3).
+// (docs/protocol.md §8.3).
 #pragma once
 
 #include <danube/detail/json_scan.hpp>

@@ -24,7 +24,7 @@ struct broker_tls {
   std::string client_ca;
 };
 
-// Authentication: the real broker's `auth.mode: tls` JWT checks (reference §7.2, §7.3) and the
+// Authentication: the real broker's `auth.mode: tls` JWT checks (docs/protocol.md §7.2, §7.3) and the
 // legacy AuthService token exchange (§1.3).
 struct broker_auth {
   // Every RPC except AuthService.Authenticate must carry `authorization: Bearer <jwt>`, validated
@@ -49,6 +49,19 @@ struct broker_auth {
   bool legacy_auth_service = true;
 };
 
+// Upstream defects the embedded broker avoids by default, to be switched on by tests that must see
+// what a client meets on a real v0.15.1 broker (docs/embedded-broker.md, docs/consumer.md).
+struct broker_quirks {
+  // A new reliable Failover subscription fixes its start position (Latest) only this long after
+  // Subscribe answered, so messages published in between never reach it. Upstream's Subscribe
+  // does not wait for a Failover dispatcher to start (subscription.rs), leaving such a window.
+  std::chrono::milliseconds failover_start_delay{0};
+  // A reliable KeyShared consumer evicted from the ring (inactive for 3 s) never rejoins it, and
+  // the messages it had not acknowledged count as acknowledged (lost), as upstream; by default it
+  // rejoins when active again and its messages go to the keys' new owners.
+  bool key_shared_eviction_is_permanent = false;
+};
+
 struct broker_options {
   // HOST:PORT to listen on; port 0 picks a free ephemeral port. The broker advertises
   // "http://HOST:PORT" ("https://" with TLS; the actual port) in its lookup answers, as the real
@@ -63,6 +76,16 @@ struct broker_options {
   std::optional<broker_tls> tls;
   // Token checks and the legacy token exchange; the default checks nothing.
   broker_auth auth;
+  // The namespaces that exist: the real broker's `default` and `system` (add those its admin API
+  // or `bootstrap_namespaces` would create). CreateProducer of a new topic in another namespace is
+  // refused with UNAVAILABLE "Unable to find the namespace {ns}, ...", as upstream.
+  std::vector<std::string> namespaces{"default", "system"};
+  // How long a non-reliable subscription may stay idle (a message found no active consumer, and
+  // none has subscribed since) before it is removed with its consumers, whose health checks then
+  // answer CLOSE. The real broker's grace is 60 s. Zero: never removed.
+  std::chrono::milliseconds idle_subscription_grace{60'000};
+  // Upstream defects to reproduce; none by default.
+  broker_quirks quirks;
 };
 
 }  // namespace danube::testing

@@ -246,6 +246,12 @@ class embedded_broker {
     return impl_ ? impl_->state().streaming_consumers(topic) : 0;
   }
 
+  // The names of `topic`'s subscriptions on this broker, sorted (an idle non-reliable one goes
+  // after broker_options::idle_subscription_grace).
+  [[nodiscard]] std::vector<std::string> subscriptions(std::string_view topic) const {
+    return impl_ ? impl_->state().subscription_names(topic) : std::vector<std::string>{};
+  }
+
  private:
   friend class embedded_cluster;
 

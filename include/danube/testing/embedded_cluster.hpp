@@ -1,5 +1,5 @@
 // danube::testing::embedded_cluster: several embedded brokers in one process sharing topic
-// ownership, as a Danube cluster does (reference §4): a topic is served by the broker that owns
+// ownership, as a Danube cluster does (docs/protocol.md §4): a topic is served by the broker that owns
 // it; TopicLookup on that broker answers Connect, on any other broker Redirect to the owner; a
 // topic can be moved to another broker. See docs/embedded-broker.md.
 //

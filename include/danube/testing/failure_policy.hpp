@@ -1,6 +1,6 @@
 // What a reliable subscription of the embedded broker does with a message that is nacked or not
 // acknowledged in time: the per-subscription failure policy of the real broker
-// (../shared/reference/broker-behaviour.md §6.6), which sets it through its admin API
+// (docs/protocol.md §6.6), which sets it through its admin API
 // (TopicAdmin.SetSubscriptionFailurePolicy). The embedded broker takes it from
 // embedded_broker::set_failure_policy() instead.
 #pragma once

@@ -1,4 +1,4 @@
-// JSON Web Tokens as the embedded broker (and the real one, reference §7.3) validates them: HS256,
+// JSON Web Tokens as the embedded broker (and the real one, docs/protocol.md §7.3) validates them: HS256,
 // with the five claims the broker requires. For tests that need a token the broker must accept
 // (embedded_broker::issue_token is simpler) or refuse (another secret, an exp in the past).
 #pragma once

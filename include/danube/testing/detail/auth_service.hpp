@@ -1,4 +1,4 @@
-// danube.AuthService: the legacy Authenticate RPC as a token exchange (reference §1.3; removed
+// danube.AuthService: the legacy Authenticate RPC as a token exchange (docs/protocol.md §1.3; removed
 // from v0.15.1). Not behind authentication, as upstream; injected faults still apply.
 #pragma once
 
@@ -54,7 +54,7 @@ class auth_service final : public wire::AuthService::CallbackService {
   // keeping its subject. Anything else is "Invalid token".
   grpc::ServerUnaryReactor* Authenticate(grpc::CallbackServerContext* context, const wire::AuthRequest* request,
                                          wire::AuthResponse* response) override {
-    return answer(gate_, rpc::authenticate, context, [&]() -> grpc::Status {
+    return answer(gate_, rpc::authenticate, context, *request, [&]() -> grpc::Status {
       if (options_.jwt_secret.empty()) {
         return {grpc::StatusCode::FAILED_PRECONDITION, "JWT support is not enabled"};
       }

@@ -1,4 +1,4 @@
-// The broker's authentication interceptor in `auth.mode: tls` (reference §7.2), in its decision
+// The broker's authentication interceptor in `auth.mode: tls` (docs/protocol.md §7.2), in its decision
 // order: the internal-broker header, then the bearer token (validation cache, JWT support,
 // "Bearer " prefix, HS256 validation), then "credentials are missing".
 #pragma once
@@ -24,12 +24,19 @@ class authenticator {
  public:
   explicit authenticator(broker_auth options) : options_(std::move(options)) {}
 
+  using client_metadata = std::multimap<grpc::string_ref, grpc::string_ref>;
+
   // std::nullopt when the call may proceed; otherwise the status the broker refuses it with.
   [[nodiscard]] std::optional<grpc::Status> check(const grpc::ServerContextBase& context) {
+    return check(context.client_metadata());
+  }
+
+  // The same for the call's metadata alone (what the tests hand it: a gRPC C++ client cannot send
+  // the non-visible-ASCII values other clients can).
+  [[nodiscard]] std::optional<grpc::Status> check(const client_metadata& metadata) {
     if (!options_.require_token) {
       return std::nullopt;  // auth.mode: none: every call is anonymous and allowed
     }
-    const auto& metadata = context.client_metadata();
     // 1. A broker-to-broker call: trusted without a token. Reproduces the real broker, which does
     //    not verify client certificates on this port either (the documented bypass).
     if (const auto internal = metadata.find("x-danube-internal-broker"); internal != metadata.end()) {

@@ -16,6 +16,7 @@
 #include <danube/testing/detail/producer_service.hpp>
 #include <danube/testing/detail/schema_registry_state.hpp>
 #include <danube/testing/detail/schema_service.hpp>
+#include <danube/testing/detail/unary_answer.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -44,7 +45,7 @@ class broker_server {
 
   broker_server(const broker_options& options, topic_ownership ownership, private_tag /*unused*/)
       : options_(options),
-        state_(options.consumer_buffer),
+        state_(options),
         gate_(options.auth),
         ownership_(std::move(ownership)),
         discovery_(state_, gate_, ownership_),
@@ -96,6 +97,9 @@ class broker_server {
     // gRPC sets SO_REUSEPORT by default on Linux, which would let two brokers share a port
     // silently; a second broker on a busy port must fail instead.
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    // Requests over the real broker's 4 MiB are refused in answer() with tonic's status; gRPC's
+    // own limit is set above it so that they get that far.
+    builder.SetMaxReceiveMessageSize(max_received_request_bytes);
     int selected_port = 0;
     builder.AddListeningPort(options.listen_address, *credentials, &selected_port);
     builder.RegisterService(&server->discovery_);

@@ -1,10 +1,11 @@
 // The broker's state and semantics: topics, producers, subscriptions, consumers and dispatch,
 // answering with the gRPC status the real Danube v0.15.1 broker gives
-// (../shared/reference/broker-behaviour.md §2). The *_service.hpp classes only carry requests in
+// (docs/protocol.md §2). The *_service.hpp classes only carry requests in
 // and answers out; this class never touches gRPC calls itself.
 #pragma once
 
 #include <danube/detail/proto.hpp>
+#include <danube/testing/broker_options.hpp>
 #include <danube/testing/detail/consumer.hpp>
 #include <danube/testing/detail/dead_letter.hpp>
 #include <danube/testing/detail/delivery_stream.hpp>
@@ -32,6 +33,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -45,7 +47,11 @@ namespace danube::testing::detail {
 
 class broker_state {
  public:
-  explicit broker_state(std::size_t consumer_buffer) : consumer_buffer_(consumer_buffer) {}
+  explicit broker_state(const broker_options& options)
+      : consumer_buffer_(options.consumer_buffer),
+        namespaces_(options.namespaces.begin(), options.namespaces.end()),
+        idle_subscription_grace_(std::min(options.idle_subscription_grace, bounded_ms(longest_delay_ms))),
+        quirks_(bounded_(options.quirks)) {}
   broker_state(const broker_state&) = delete;
   broker_state& operator=(const broker_state&) = delete;
   broker_state(broker_state&&) = delete;
@@ -123,6 +129,9 @@ class broker_state {
       if (!requested) {
         return reject(grpc::StatusCode::INVALID_ARGUMENT, "Dispatch strategy is missing");
       }
+      if (auto known = check_namespace_(topic_name); !known) {
+        return std::unexpected(std::move(known.error()));
+      }
       if (auto allowed = check_topic_creation(topics_, topic_name); !allowed) {
         return std::unexpected(std::move(allowed.error()));
       }
@@ -175,14 +184,16 @@ class broker_state {
             grpc::StatusCode::PERMISSION_DENIED,
             fmt::format("Unable to publish the message: Topic {} not found in registry", msg_id.topic_name()));
       }
+      // The topic's schema policy first, then whether the producer is attached to it: upstream's
+      // order (docs/protocol.md §2.3).
+      if (auto valid = schemas_->validate_message(msg_id.topic_name(), message); !valid) {
+        return reject(grpc::StatusCode::PERMISSION_DENIED, "Unable to publish the message: " + valid.error());
+      }
       if (sender->second.topic != msg_id.topic_name()) {
         return reject(grpc::StatusCode::PERMISSION_DENIED,
                       fmt::format("Unable to publish the message: the producer with id {} is not attached to topic "
                                   "name: {}",
                                   msg_id.producer_id(), msg_id.topic_name()));
-      }
-      if (auto valid = schemas_->validate_message(msg_id.topic_name(), message); !valid) {
-        return reject(grpc::StatusCode::PERMISSION_DENIED, "Unable to publish the message: " + valid.error());
       }
       topic& target = found->second;
       wire::StreamMessage stored = message;
@@ -200,6 +211,8 @@ class broker_state {
             if (chosen->stream) {
               effects.wake(chosen->stream);
             }
+          } else if (!has_active_consumer_(sub)) {
+            mark_idle_(target.name, sub);
           }
         }
       }
@@ -252,6 +265,11 @@ class broker_state {
             // Starts at Latest, with the failure policy stored for it or the default (§6.4, §6.6).
             created.reliable.emplace();
             created.reliable->read_cursor = target.next_offset;
+            created.reliable->eviction_is_permanent = quirks_.key_shared_eviction_is_permanent;
+            if (*type == subscription_type::failover &&
+                quirks_.failover_start_delay > std::chrono::milliseconds::zero()) {
+              created.reliable->start_at = broker_clock::now() + quirks_.failover_start_delay;
+            }
             if (const auto stored = failure_policies_.find(std::pair(topic_name, request.subscription()));
                 stored != failure_policies_.end()) {
               created.reliable->policy = stored->second;
@@ -279,6 +297,7 @@ class broker_state {
         consumers_.emplace(id, std::move(record));
         sub->second.consumers.push_back(id);
       }
+      sub->second.idle_since.reset();  // Subscribe, new or takeover, makes it active (§6.8)
       dispatch_reliable_(target, sub->second, effects);
     }
     effects.run();
@@ -311,7 +330,9 @@ class broker_state {
   // ReceiveMessages streams
 
   // Makes `stream` the consumer's stream (ending the previous one normally) and reactivates the
-  // consumer; messages buffered since Subscribe flow to it.
+  // consumer; messages buffered since Subscribe, or for the previous stream, flow to it. As
+  // upstream, a newer stream is not a reconnect: nothing is redelivered, and messages the old
+  // stream delivered wait for their ack timeout (docs/protocol.md §2.5, §6.7).
   [[nodiscard]] status_or<void> attach_stream(std::uint64_t consumer_id,
                                               const std::shared_ptr<delivery_stream>& stream) {
     stream_effects effects;
@@ -328,8 +349,6 @@ class broker_state {
       consumer& target = found->second;
       if (auto previous = std::exchange(target.stream, stream)) {
         effects.end(std::move(previous), grpc::Status::OK);
-        with_reliable_subscription_(
-            target, [&](topic&, subscription& sub) { reliable_stream_ended(sub, target, broker_clock::now()); });
       }
       target.active = true;
       effects.wake(stream);
@@ -414,6 +433,9 @@ class broker_state {
     }
     for (std::uint32_t i = 0; i < partitions; ++i) {
       names.push_back(fmt::format("{}-part-{}", topic_name, i));
+    }
+    if (auto known = check_namespace_(topic_name); !known) {
+      return std::unexpected(std::move(known.error()));
     }
     const std::lock_guard lock(mutex_);
     for (const auto& name : names) {
@@ -521,14 +543,7 @@ class broker_state {
         producers_.erase(id);
       }
       for (const auto& [name, sub] : found->second.subscriptions) {
-        for (const std::uint64_t id : sub.consumers) {
-          if (const auto gone = consumers_.find(id); gone != consumers_.end()) {
-            if (gone->second.stream) {
-              effects.end(std::exchange(gone->second.stream, nullptr), grpc::Status::OK);
-            }
-            consumers_.erase(gone);
-          }
-        }
+        forget_consumers_(sub, effects);
       }
       topics_.erase(found);
     }
@@ -573,6 +588,18 @@ class broker_state {
     return count;
   }
 
+  // The names of `topic_name`'s subscriptions, sorted (tests; e.g. after idle reaping).
+  [[nodiscard]] std::vector<std::string> subscription_names(std::string_view topic_name) const {
+    const std::lock_guard lock(mutex_);
+    std::vector<std::string> names;
+    if (const auto found = topics_.find(topic_name); found != topics_.end()) {
+      for (const auto& [name, sub] : found->second.subscriptions) {
+        names.push_back(name);
+      }
+    }
+    return names;
+  }
+
  private:
   [[nodiscard]] static status_or<void> check_format_(std::string_view topic_name) {
     if (auto valid = ::danube::validate_topic_name(topic_name); !valid) {
@@ -609,6 +636,14 @@ class broker_state {
       return;
     }
     const auto now = broker_clock::now();
+    if (auto& start = sub.reliable->start_at) {  // broker_quirks::failover_start_delay
+      if (now < *start) {
+        schedule_pass_(owner.name, sub, *start);
+        return;
+      }
+      sub.reliable->read_cursor = owner.next_offset;
+      start.reset();
+    }
     auto followups = reliable_pass(owner.name, owner.log, sub, consumers_, now, effects);
     if (followups.wake_at) {
       schedule_pass_(owner.name, sub, *followups.wake_at);
@@ -645,20 +680,16 @@ class broker_state {
     stream_effects effects;
     {
       const std::lock_guard lock(mutex_);
-      const auto owner = topics_.find(topic_name);
-      if (owner == topics_.end()) {
+      const auto [owner, sub] = find_subscription_(topic_name, subscription_name);
+      if (sub == nullptr || !sub->reliable) {
         return;
       }
-      const auto sub = owner->second.subscriptions.find(subscription_name);
-      if (sub == owner->second.subscriptions.end() || !sub->second.reliable) {
-        return;
-      }
-      auto& wake_at = sub->second.reliable->wake_at;
+      auto& wake_at = sub->reliable->wake_at;
       if (wake_at && *wake_at <= broker_clock::now()) {
         wake_at.reset();
       }
-      dispatch_reliable_(owner->second, sub->second, effects);
-      trim_log_(owner->second);
+      dispatch_reliable_(*owner, *sub, effects);
+      trim_log_(*owner);
     }
     effects.run();
   }
@@ -696,15 +727,11 @@ class broker_state {
     stream_effects effects;
     {
       const std::lock_guard lock(mutex_);
-      const auto owner = topics_.find(job.topic);
-      if (owner == topics_.end()) {
+      const auto [owner, sub] = find_subscription_(job.topic, job.subscription);
+      if (sub == nullptr || !sub->reliable) {
         return;
       }
-      const auto sub = owner->second.subscriptions.find(job.subscription);
-      if (sub == owner->second.subscriptions.end() || !sub->second.reliable) {
-        return;
-      }
-      auto& window = sub->second.reliable->window;
+      auto& window = sub->reliable->window;
       const auto entry = window.find(job.offset);
       if (entry == window.end() || !entry->second.dead_lettering) {
         return;
@@ -716,10 +743,31 @@ class broker_state {
         entry->second.dead_lettering = false;
         entry->second.retry_at = broker_clock::now() + dead_letter_retry_interval;
       }
-      dispatch_reliable_(owner->second, sub->second, effects);
-      trim_log_(owner->second);
+      dispatch_reliable_(*owner, *sub, effects);
+      trim_log_(*owner);
     }
     effects.run();
+  }
+
+  // Timer arithmetic must not overflow, whatever a test configures.
+  [[nodiscard]] static broker_quirks bounded_(broker_quirks quirks) noexcept {
+    quirks.failover_start_delay = std::min(quirks.failover_start_delay, bounded_ms(longest_delay_ms));
+    return quirks;
+  }
+
+  // A subscription and its topic, looked up by name under the lock (a timer task's target may be
+  // gone); {nullptr, nullptr} when either is.
+  [[nodiscard]] std::pair<topic*, subscription*> find_subscription_(std::string_view topic_name,
+                                                                    std::string_view subscription_name) {
+    const auto owner = topics_.find(topic_name);
+    if (owner == topics_.end()) {
+      return {nullptr, nullptr};
+    }
+    const auto sub = owner->second.subscriptions.find(subscription_name);
+    if (sub == owner->second.subscriptions.end()) {
+      return {nullptr, nullptr};
+    }
+    return {&owner->second, &sub->second};
   }
 
   [[nodiscard]] consumer* find_consumer_(const subscription& sub, std::string_view name) {
@@ -761,7 +809,96 @@ class broker_state {
     return {};
   }
 
+  // Removes `sub`'s consumers from the broker (HealthCheck then answers CLOSE for them) and ends
+  // their open streams normally. Under the lock; the caller erases the subscription.
+  void forget_consumers_(const subscription& sub, stream_effects& effects) {
+    for (const std::uint64_t id : sub.consumers) {
+      if (const auto gone = consumers_.find(id); gone != consumers_.end()) {
+        if (gone->second.stream) {
+          effects.end(std::exchange(gone->second.stream, nullptr), grpc::Status::OK);
+        }
+        consumers_.erase(gone);
+      }
+    }
+  }
+
+  [[nodiscard]] bool has_active_consumer_(const subscription& sub) const {
+    return std::ranges::any_of(sub.consumers, [this](std::uint64_t id) {
+      const auto found = consumers_.find(id);
+      return found != consumers_.end() && found->second.active;
+    });
+  }
+
+  // Idle non-reliable subscriptions (§6.8): the first message that finds no active consumer marks
+  // the subscription idle; once idle longer than the grace with still no active consumer, it is
+  // removed with its consumers. Upstream looks every 30 s (so up to 30 s late); here the check
+  // runs when the grace ends, and again every half grace while a consumer is active.
+  void mark_idle_(const std::string& topic_name, subscription& sub) {
+    if (sub.idle_since || idle_subscription_grace_ <= std::chrono::milliseconds::zero()) {
+      return;
+    }
+    const auto now = broker_clock::now();
+    sub.idle_since = now;
+    if (!sub.reap_scheduled) {  // at most one check per subscription is pending
+      sub.reap_scheduled = true;
+      schedule_reap_(topic_name, sub.name, now + idle_subscription_grace_ + std::chrono::milliseconds(1));
+    }
+  }
+
+  void schedule_reap_(const std::string& topic_name, const std::string& subscription_name,
+                      broker_clock::time_point when) {
+    static_cast<void>(
+        timer_.schedule(when, [this, topic_name, subscription_name] { reap_if_idle_(topic_name, subscription_name); }));
+  }
+
+  // Timer thread, no lock held.
+  void reap_if_idle_(const std::string& topic_name, const std::string& subscription_name) {
+    stream_effects effects;
+    {
+      const std::lock_guard lock(mutex_);
+      const auto [owner, sub] = find_subscription_(topic_name, subscription_name);
+      if (sub == nullptr || sub->reliable) {
+        return;
+      }
+      if (!sub->idle_since) {
+        sub->reap_scheduled = false;
+        return;
+      }
+      const auto now = broker_clock::now();
+      if (now - *sub->idle_since <= idle_subscription_grace_) {
+        schedule_reap_(topic_name, subscription_name,
+                       *sub->idle_since + idle_subscription_grace_ + std::chrono::milliseconds(1));
+        return;
+      }
+      if (has_active_consumer_(*sub)) {
+        // Still marked idle (upstream clears the mark only on Subscribe): looked at again later.
+        schedule_reap_(topic_name, subscription_name, now + idle_subscription_grace_ / 2);
+        return;
+      }
+      forget_consumers_(*sub, effects);
+      owner->subscriptions.erase(subscription_name);
+    }
+    effects.run();
+  }
+
+  // A new topic's namespace (its second part; the name's form is already checked) must exist:
+  // upstream's UNAVAILABLE, with its spelling (topic_cluster.rs, docs/protocol.md §2.2).
+  [[nodiscard]] status_or<void> check_namespace_(std::string_view topic_name) const {
+    const auto first = topic_name.find('/');
+    const auto second = topic_name.find('/', first + 1);
+    const std::string_view name = topic_name.substr(first + 1, second - first - 1);
+    if (namespaces_.contains(name)) {
+      return {};
+    }
+    return reject(
+        grpc::StatusCode::UNAVAILABLE,
+        fmt::format("Unable to find the namespace {}, the topic can be created only for an exisiting namespace", name));
+  }
+
   const std::size_t consumer_buffer_;
+  const std::set<std::string, std::less<>> namespaces_;
+  const std::chrono::milliseconds idle_subscription_grace_;
+  const broker_quirks quirks_;
   // One lock for the whole state: every operation is short and never blocks, and a single lock
   // makes dispatch decisions atomic across topics, subscriptions and consumers.
   mutable std::mutex mutex_;

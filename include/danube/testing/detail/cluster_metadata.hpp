@@ -4,6 +4,7 @@
 #pragma once
 
 #include <danube/testing/detail/status.hpp>
+#include <danube/testing/detail/topic_creation.hpp>
 #include <danube/topic_name.hpp>
 
 #include <cstddef>
@@ -74,6 +75,11 @@ class cluster_metadata {
                       "The topic exists but is served by another broker, redo the Lookup request");
       }
       if (found == owners_.end() && may_create && validate_topic_name(topic)) {
+        // A partitioned and a non-partitioned topic of one base name never coexist in the
+        // cluster, whichever brokers own them.
+        if (auto allowed = check_topic_creation(owners_, topic); !allowed) {
+          return std::unexpected(std::move(allowed.error()));
+        }
         owners_.emplace(std::string(topic), self);
         claimed = true;
       }

@@ -20,7 +20,7 @@ class consumer_service final : public wire::ConsumerService::CallbackService {
 
   grpc::ServerUnaryReactor* Subscribe(grpc::CallbackServerContext* context, const wire::ConsumerRequest* request,
                                       wire::ConsumerResponse* response) override {
-    return answer(gate_, rpc::subscribe, context, [&]() -> grpc::Status {
+    return answer(gate_, rpc::subscribe, context, *request, [&]() -> grpc::Status {
       // In a cluster, a topic another broker owns is UNAVAILABLE ("redo the Lookup request").
       const auto id = ownership_.serve(request->topic_name(), false, [&] { return state_.subscribe(*request); });
       if (!id) {
@@ -44,7 +44,7 @@ class consumer_service final : public wire::ConsumerService::CallbackService {
 
   grpc::ServerUnaryReactor* Ack(grpc::CallbackServerContext* context, const wire::AckRequest* request,
                                 wire::AckResponse* response) override {
-    return answer(gate_, rpc::ack, context, [&]() -> grpc::Status {
+    return answer(gate_, rpc::ack, context, *request, [&]() -> grpc::Status {
       if (auto acked = state_.ack(*request); !acked) {
         return acked.error();
       }
@@ -55,7 +55,7 @@ class consumer_service final : public wire::ConsumerService::CallbackService {
 
   grpc::ServerUnaryReactor* Nack(grpc::CallbackServerContext* context, const wire::NackRequest* request,
                                  wire::NackResponse* response) override {
-    return answer(gate_, rpc::nack, context, [&]() -> grpc::Status {
+    return answer(gate_, rpc::nack, context, *request, [&]() -> grpc::Status {
       if (auto nacked = state_.nack(*request); !nacked) {
         return nacked.error();
       }

@@ -1,6 +1,6 @@
 // Dead-lettering: republishing an exhausted reliable message to its subscription's
 // dead_letter_topic the way the real broker's internal producer does
-// (../shared/reference/broker-behaviour.md §6.6).
+// (docs/protocol.md §6.6).
 #pragma once
 
 #include <danube/detail/proto.hpp>

@@ -23,7 +23,7 @@ class discovery_service final : public wire::Discovery::CallbackService {
   // one does when a test asks for it (answer_lookup_failed).
   grpc::ServerUnaryReactor* TopicLookup(grpc::CallbackServerContext* context, const wire::TopicLookupRequest* request,
                                         wire::TopicLookupResponse* response) override {
-    return answer(gate_, rpc::topic_lookup, context, [&]() -> grpc::Status {
+    return answer(gate_, rpc::topic_lookup, context, *request, [&]() -> grpc::Status {
       response->set_request_id(request->request_id());
       if (gate_.faults().take_lookup_failed()) {
         response->set_response_type(wire::TopicLookupResponse::Failed);
@@ -53,7 +53,7 @@ class discovery_service final : public wire::Discovery::CallbackService {
   grpc::ServerUnaryReactor* TopicPartitions(grpc::CallbackServerContext* context,
                                             const wire::TopicLookupRequest* request,
                                             wire::TopicPartitionsResponse* response) override {
-    return answer(gate_, rpc::topic_partitions, context, [&]() -> grpc::Status {
+    return answer(gate_, rpc::topic_partitions, context, *request, [&]() -> grpc::Status {
       auto names = state_.partitions(request->topic());
       if (!names) {
         return std::move(names.error());

@@ -19,7 +19,7 @@ class health_service final : public wire::HealthCheck::CallbackService {
   // for an id (answer_close) or for everyone (answer_close_for_all).
   grpc::ServerUnaryReactor* HealthCheck(grpc::CallbackServerContext* context, const wire::HealthCheckRequest* request,
                                         wire::HealthCheckResponse* response) override {
-    return answer(gate_, rpc::health_check, context, [&]() -> grpc::Status {
+    return answer(gate_, rpc::health_check, context, *request, [&]() -> grpc::Status {
       bool alive = false;
       switch (static_cast<int>(request->client())) {
         case wire::HealthCheckRequest::Producer: alive = state_.producer_alive(request->id()); break;

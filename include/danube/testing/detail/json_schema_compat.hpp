@@ -1,5 +1,5 @@
 // JSON Schema for the embedded broker's registry: whether a document is an acceptable schema,
-// the broker's compatibility rules between two versions (../shared/reference/broker-behaviour.md
+// the broker's compatibility rules between two versions (docs/protocol.md
 // §8.4, with its error texts), and payload validation against a schema (a practical subset of
 // the JSON Schema vocabulary; see docs/schema-registry.md).
 #pragma once

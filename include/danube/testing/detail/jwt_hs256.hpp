@@ -1,4 +1,4 @@
-// HS256 JSON Web Tokens as the real broker issues and validates them (reference §7.3): signing for
+// HS256 JSON Web Tokens as the real broker issues and validates them (docs/protocol.md §7.3): signing for
 // the token exchange and for tests, validation for the authentication gate. HMAC-SHA256 is
 // OpenSSL's.
 #pragma once

@@ -1,5 +1,5 @@
 // KeyShared routing: the routing key of a message and the consistent hash ring that maps keys to
-// consumers (../shared/reference/broker-behaviour.md §6.3).
+// consumers (docs/protocol.md §6.3).
 #pragma once
 
 #include <danube/detail/proto.hpp>

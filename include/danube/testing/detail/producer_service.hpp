@@ -21,7 +21,7 @@ class producer_service final : public wire::ProducerService::CallbackService {
   // broker owns is UNAVAILABLE ("redo the Lookup request").
   grpc::ServerUnaryReactor* CreateProducer(grpc::CallbackServerContext* context, const wire::ProducerRequest* request,
                                            wire::ProducerResponse* response) override {
-    return answer(gate_, rpc::create_producer, context, [&]() -> grpc::Status {
+    return answer(gate_, rpc::create_producer, context, *request, [&]() -> grpc::Status {
       const auto id = ownership_.serve(request->topic_name(), true, [&] { return state_.create_producer(*request); });
       if (!id) {
         return id.error();
@@ -36,7 +36,7 @@ class producer_service final : public wire::ProducerService::CallbackService {
   // Answers once the message is dispatched; the assigned offset is not returned, as upstream.
   grpc::ServerUnaryReactor* SendMessage(grpc::CallbackServerContext* context, const wire::StreamMessage* request,
                                         wire::MessageResponse* response) override {
-    return answer(gate_, rpc::send_message, context, [&]() -> grpc::Status {
+    return answer(gate_, rpc::send_message, context, *request, [&]() -> grpc::Status {
       if (auto published = state_.publish(*request); !published) {
         return published.error();
       }

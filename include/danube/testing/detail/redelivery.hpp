@@ -1,6 +1,6 @@
 // One dispatched reliable message and its delivery state: sent → acked, or nacked / timed out →
 // redelivered after a backoff, until its redeliveries are exhausted
-// (../shared/reference/broker-behaviour.md §6.5, §6.6).
+// (docs/protocol.md §6.5, §6.6).
 #pragma once
 
 #include <danube/detail/proto.hpp>
@@ -61,6 +61,8 @@ struct pending_delivery {
   std::optional<std::string> failure_reason;
   // The consumer of the current delivery; 0 while waiting.
   std::uint64_t consumer_id = 0;
+  // The consumer of the last delivery, kept while waiting.
+  std::uint64_t last_consumer_id = 0;
   // A dead-letter republish of this exhausted message is under way.
   bool dead_lettering = false;
 
@@ -76,6 +78,7 @@ struct pending_delivery {
   void sent_to(std::uint64_t consumer, broker_clock::time_point now, const failure_policy& policy) noexcept {
     ++attempts;
     consumer_id = consumer;
+    last_consumer_id = consumer;
     status = delivery_status::awaiting_ack;
     ack_deadline = now + bounded_ms(policy.ack_timeout_ms);
   }

@@ -1,6 +1,6 @@
 // Reliable dispatch of one subscription: which stored messages go to which consumer, when a message
 // is redelivered, and what happens to one whose redeliveries are exhausted
-// (../shared/reference/broker-behaviour.md §6.2-§6.7). Pure state transitions under the broker
+// (docs/protocol.md §6.2-§6.7). Pure state transitions under the broker
 // state's lock; nothing here waits. A consumer that cannot take a message now (inactive, or its
 // buffer full) simply gets it on a later pass: reliable dispatch never drops.
 #pragma once
@@ -148,7 +148,9 @@ inline void pass_ordered(const reliable_log& log, subscription& sub, consumer_ta
 }
 
 // The KeyShared ring's members: every consumer except those inactive for longer than the eviction
-// grace. An evicted consumer's keys move to the others; it rejoins when it is active again.
+// grace. An evicted consumer's keys move to the others; it rejoins when it is active again, unless
+// eviction is permanent (upstream's behaviour, broker_quirks): then it never rejoins and the
+// messages it held count as acknowledged.
 inline void assign_key_shared_ring(subscription& sub, consumer_table& consumers, broker_clock::time_point now,
                                    reliable_followups& out) {
   reliable_subscription& state = *sub.reliable;
@@ -156,7 +158,7 @@ inline void assign_key_shared_ring(subscription& sub, consumer_table& consumers,
   members.reserve(sub.consumers.size());
   for (const std::uint64_t id : sub.consumers) {
     const auto found = consumers.find(id);
-    if (found == consumers.end()) {
+    if (found == consumers.end() || state.evicted.contains(id)) {
       continue;
     }
     if (found->second.active) {
@@ -168,6 +170,14 @@ inline void assign_key_shared_ring(subscription& sub, consumer_table& consumers,
     if (now - since < key_shared_eviction_grace) {
       members.push_back(id);
       out.wake_no_later_than(since + key_shared_eviction_grace);
+    } else if (state.eviction_is_permanent) {
+      state.evicted.insert(id);
+      state.inactive_since.erase(id);
+      std::erase_if(state.window, [id](const auto& entry) {
+        const pending_delivery& delivery = entry.second;
+        return !delivery.exhausted() && delivery.last_consumer_id == id &&
+               (delivery.awaiting_ack() || delivery.consumer_id == 0);
+      });
     } else {
       for (auto& [offset, delivery] : state.window) {
         if (delivery.awaiting_ack() && delivery.consumer_id == id) {

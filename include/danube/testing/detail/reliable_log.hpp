@@ -1,5 +1,5 @@
 // The stored messages of a reliable topic, by offset: the embedded broker's stand-in for the real
-// broker's per-topic WAL (../shared/reference/broker-behaviour.md §2.3).
+// broker's per-topic WAL (docs/protocol.md §2.3).
 #pragma once
 
 #include <danube/detail/proto.hpp>

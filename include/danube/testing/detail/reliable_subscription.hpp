@@ -1,6 +1,6 @@
 // The reliable-dispatch state of one subscription: its failure policy, its read position in the
 // topic's log and its window of dispatched, unacknowledged messages
-// (../shared/reference/broker-behaviour.md §6.4, §6.6).
+// (docs/protocol.md §6.4, §6.6).
 #pragma once
 
 #include <danube/detail/proto.hpp>
@@ -13,6 +13,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 
 namespace danube::testing::detail {
 
@@ -40,6 +41,11 @@ struct reliable_subscription {
   std::deque<wire::StreamMessage> blocked;
   // KeyShared: when each currently inactive consumer was first seen inactive.
   std::map<std::uint64_t, broker_clock::time_point> inactive_since;
+  // KeyShared with broker_quirks::key_shared_eviction_is_permanent: consumers evicted for good.
+  bool eviction_is_permanent = false;
+  std::set<std::uint64_t> evicted;
+  // Failover with broker_quirks::failover_start_delay: when the start position (Latest) is fixed.
+  std::optional<broker_clock::time_point> start_at;
   // The earliest timer wake-up already scheduled for this subscription.
   std::optional<broker_clock::time_point> wake_at;
 };

@@ -1,6 +1,6 @@
 // One registered schema definition in the embedded broker: parsed and checked per type, its
 // fingerprint, the broker's GetSchema envelope, compatibility between two definitions and
-// payload validation (../shared/reference/broker-behaviour.md §8.2-§8.4, §8.7).
+// payload validation (docs/protocol.md §8.2-§8.4, §8.7).
 #pragma once
 
 #include <danube/detail/json_scan.hpp>

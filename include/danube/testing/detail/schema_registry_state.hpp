@@ -1,4 +1,4 @@
-// The embedded broker's schema registry (../shared/reference/broker-behaviour.md §8): subjects
+// The embedded broker's schema registry (docs/protocol.md §8): subjects
 // with one schema_id each and numbered versions, compatibility modes, and the schema settings of
 // topics (subject binding, validation policy) that CreateProducer and SendMessage consult.
 //
@@ -8,10 +8,12 @@
 #pragma once
 
 #include <danube/detail/proto.hpp>
+#include <danube/policies/routing.hpp>
 #include <danube/schema_types.hpp>
 #include <danube/testing/detail/schema_definition.hpp>
 #include <danube/testing/detail/status.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <expected>
@@ -19,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -214,13 +217,23 @@ class schema_registry_state {
       return reject(grpc::StatusCode::INTERNAL, "Failed to set compatibility mode: " + metadata_missing_(subject_name));
     }
     found->second.mode = *mode;
-    return fmt::format("Set compatibility mode to {} for subject {}", to_string(*mode), subject_name);
+    // The request's own spelling, as upstream echoes it ("FULL" stays "FULL").
+    return fmt::format("Set compatibility mode to {} for subject {}", mode_name, subject_name);
   }
 
-  // ListSubjects (§8.3), by subject name.
+  // ListSubjects (§8.3). Upstream collects the names in a hash set, so its order is arbitrary;
+  // here it is arbitrary too (a hash of each name under a seed drawn when the registry is
+  // created), so that no client or test comes to rely on one. Stable while the subjects are.
   void list_subjects(registry_wire::ListSubjectsResponse& response) const {
     const std::lock_guard lock(mutex_);
-    for (const auto& [name, subject] : subjects_) {
+    std::vector<std::pair<std::uint64_t, const std::pair<const std::string, subject_record>*>> order;
+    order.reserve(subjects_.size());
+    for (const auto& entry : subjects_) {
+      order.emplace_back(seeded_hash_(entry.first), &entry);
+    }
+    std::ranges::sort(order, {}, [](const auto& item) { return item.first; });
+    for (const auto& [hash, entry] : order) {
+      const auto& [name, subject] = *entry;
       auto& summary = *response.add_subjects();
       summary.set_subject(name);
       const stored_version* latest = latest_(subject);
@@ -334,22 +347,26 @@ class schema_registry_state {
 
   // SendMessage (§8.7): why the topic's policy refuses `message` (the caller prefixes "Unable to
   // publish the message: "), or nothing when it is accepted. Warn logs nothing here: the
-  // embedded broker has no log.
+  // embedded broker has no log. As upstream, the topic remembers the subject and version of the
+  // first accepted message of each schema id, and later messages of that id are checked against
+  // that subject and validated against that version, whatever their schema_version says.
   [[nodiscard]] std::expected<void, std::string> validate_message(const std::string& topic_name,
-                                                                  const ::danube::StreamMessage& message) const {
+                                                                  const ::danube::StreamMessage& message) {
     const std::lock_guard lock(mutex_);
-    const topic_settings settings = settings_of_(topic_name);
-    const bool enforce = settings.policy == validation_policy::enforce;
-    if (settings.policy == validation_policy::none) {
+    const auto configured = topics_.find(topic_name);
+    topic_settings* const settings = configured == topics_.end() ? nullptr : &configured->second;
+    const validation_policy policy = settings != nullptr ? settings->policy : topic_settings{}.policy;
+    const bool enforce = policy == validation_policy::enforce;
+    if (policy == validation_policy::none) {
       return {};
     }
-    if (!settings.subject) {
+    if (settings == nullptr || !settings->subject) {
       if (enforce) {
         return std::unexpected(fmt::format("Topic {} requires schema but none is configured", topic_name));
       }
       return {};
     }
-    const std::string& expected = *settings.subject;
+    const std::string& expected = *settings->subject;
     if (!message.has_schema_id()) {
       if (enforce) {
         return std::unexpected(
@@ -357,28 +374,33 @@ class schema_registry_state {
       }
       return {};
     }
-    const auto owner = subject_by_id_.find(message.schema_id());
-    if (owner == subject_by_id_.end()) {
-      return std::unexpected(fmt::format("Schema ID {} not found in registry", message.schema_id()));
-    }
-    if (owner->second != expected) {
-      if (enforce) {
-        return std::unexpected(
-            fmt::format("Schema subject mismatch for topic {}: message schema_id={} belongs to subject '{}', but topic "
-                        "requires '{}'",
-                        topic_name, message.schema_id(), owner->second, expected));
+    auto seen = settings->seen.find(message.schema_id());
+    if (seen == settings->seen.end()) {
+      const auto owner = subject_by_id_.find(message.schema_id());
+      if (owner == subject_by_id_.end()) {
+        return std::unexpected(fmt::format("Schema ID {} not found in registry", message.schema_id()));
       }
+      if (owner->second != expected) {
+        return subject_mismatch_(enforce, topic_name, message.schema_id(), owner->second, expected);
+      }
+      seen = settings->seen
+                 .emplace(message.schema_id(),
+                          seen_schema{owner->second, message.has_schema_version() ? message.schema_version() : 1})
+                 .first;
+    } else if (seen->second.subject != expected) {
+      return subject_mismatch_(enforce, topic_name, message.schema_id(), seen->second.subject, expected);
+    }
+    if (!settings->payload_validation) {
       return {};
     }
-    if (!settings.payload_validation) {
-      return {};
-    }
-    const std::uint32_t number = message.has_schema_version() ? message.schema_version() : 1;
-    const subject_record& subject = subjects_.at(owner->second);
-    const auto version = subject.versions.find(number);
-    if (version == subject.versions.end()) {
-      return std::unexpected(fmt::format("Schema version not found: {}/{} - Schema version {} not found for subject {}",
-                                         owner->second, number, number, owner->second));
+    const seen_schema& schema = seen->second;
+    const auto subject = subjects_.find(schema.subject);
+    const auto version = subject == subjects_.end() ? std::map<std::uint32_t, stored_version>::const_iterator{}
+                                                    : subject->second.versions.find(schema.version);
+    if (subject == subjects_.end() || version == subject->second.versions.end()) {
+      return std::unexpected(
+          fmt::format("Schema version not found: {}/{} - Schema version {} not found for subject: {}", schema.subject,
+                      schema.version, schema.version, schema.subject));
     }
     if (auto why = version->second.definition->validate_payload(message.payload())) {
       return std::unexpected("Payload validation failed: " + *why);
@@ -403,8 +425,15 @@ class schema_registry_state {
     schema_type last_type = schema_type::bytes;
   };
 
+  // The subject and version a topic saw first for a schema id (upstream's per-topic cache).
+  struct seen_schema {
+    std::string subject;
+    std::uint32_t version = 1;
+  };
+
   struct topic_settings {
     std::optional<std::string> subject;
+    std::map<std::uint64_t, seen_schema> seen;
     validation_policy policy = validation_policy::warn;  // the broker's default
     bool payload_validation = false;
   };
@@ -416,6 +445,18 @@ class schema_registry_state {
   [[nodiscard]] topic_settings settings_of_(const std::string& topic_name) const {
     const auto found = topics_.find(topic_name);
     return found == topics_.end() ? topic_settings{} : found->second;
+  }
+
+  [[nodiscard]] static std::expected<void, std::string> subject_mismatch_(bool enforce, std::string_view topic_name,
+                                                                          std::uint64_t schema_id,
+                                                                          std::string_view owner,
+                                                                          std::string_view expected) {
+    if (!enforce) {
+      return {};
+    }
+    return std::unexpected(fmt::format(
+        "Schema subject mismatch for topic {}: message schema_id={} belongs to subject '{}', but topic requires '{}'",
+        topic_name, schema_id, owner, expected));
   }
 
   [[nodiscard]] static std::string metadata_missing_(std::string_view subject_name) {
@@ -461,6 +502,16 @@ class schema_registry_state {
     response.set_compatibility_mode(std::string(to_string(subject.mode)));
   }
 
+  // The name's FNV-1a mixed with the seed by murmur3's fmix64 finalizer.
+  [[nodiscard]] std::uint64_t seeded_hash_(std::string_view name) const noexcept {
+    std::uint64_t hash = ::danube::route::fnv1a_64(name) ^ order_seed_;
+    hash ^= hash >> 33U;
+    hash *= 0xff51afd7ed558ccdULL;
+    hash ^= hash >> 33U;
+    return hash;
+  }
+
+  const std::uint64_t order_seed_ = (std::uint64_t{std::random_device{}()} << 32U) ^ std::random_device{}();
   mutable std::mutex mutex_;
   std::map<std::string, subject_record, std::less<>> subjects_;
   std::map<std::uint64_t, std::string> subject_by_id_;

@@ -24,14 +24,14 @@ class schema_service final : public registry_wire::SchemaRegistry::CallbackServi
   grpc::ServerUnaryReactor* RegisterSchema(grpc::CallbackServerContext* context,
                                            const registry_wire::RegisterSchemaRequest* request,
                                            registry_wire::RegisterSchemaResponse* response) override {
-    return answer(gate_, rpc::register_schema, context,
+    return answer(gate_, rpc::register_schema, context, *request,
                   [&] { return status_of_(registry_().register_schema(*request, *response)); });
   }
 
   grpc::ServerUnaryReactor* GetSchema(grpc::CallbackServerContext* context,
                                       const registry_wire::GetSchemaRequest* request,
                                       registry_wire::GetSchemaResponse* response) override {
-    return answer(gate_, rpc::get_schema, context, [&] {
+    return answer(gate_, rpc::get_schema, context, *request, [&] {
       const auto version = request->has_version() ? std::optional(request->version()) : std::nullopt;
       return status_of_(registry_().get_schema(request->schema_id(), version, *response));
     });
@@ -40,28 +40,28 @@ class schema_service final : public registry_wire::SchemaRegistry::CallbackServi
   grpc::ServerUnaryReactor* GetLatestSchema(grpc::CallbackServerContext* context,
                                             const registry_wire::GetLatestSchemaRequest* request,
                                             registry_wire::GetSchemaResponse* response) override {
-    return answer(gate_, rpc::get_latest_schema, context,
+    return answer(gate_, rpc::get_latest_schema, context, *request,
                   [&] { return status_of_(registry_().get_latest(request->subject(), *response)); });
   }
 
   grpc::ServerUnaryReactor* ListVersions(grpc::CallbackServerContext* context,
                                          const registry_wire::ListVersionsRequest* request,
                                          registry_wire::ListVersionsResponse* response) override {
-    return answer(gate_, rpc::list_versions, context,
+    return answer(gate_, rpc::list_versions, context, *request,
                   [&] { return status_of_(registry_().list_versions(request->subject(), *response)); });
   }
 
   grpc::ServerUnaryReactor* CheckCompatibility(grpc::CallbackServerContext* context,
                                                const registry_wire::CheckCompatibilityRequest* request,
                                                registry_wire::CheckCompatibilityResponse* response) override {
-    return answer(gate_, rpc::check_compatibility, context,
+    return answer(gate_, rpc::check_compatibility, context, *request,
                   [&] { return status_of_(registry_().check_compatibility(*request, *response)); });
   }
 
   grpc::ServerUnaryReactor* DeleteSchemaVersion(grpc::CallbackServerContext* context,
                                                 const registry_wire::DeleteSchemaVersionRequest* request,
                                                 registry_wire::DeleteSchemaVersionResponse* response) override {
-    return answer(gate_, rpc::delete_schema_version, context, [&] {
+    return answer(gate_, rpc::delete_schema_version, context, *request, [&] {
       response->set_message(registry_().delete_version(request->subject(), request->version()));
       response->set_success(true);
       return grpc::Status::OK;
@@ -71,7 +71,7 @@ class schema_service final : public registry_wire::SchemaRegistry::CallbackServi
   grpc::ServerUnaryReactor* SetCompatibilityMode(grpc::CallbackServerContext* context,
                                                  const registry_wire::SetCompatibilityModeRequest* request,
                                                  registry_wire::SetCompatibilityModeResponse* response) override {
-    return answer(gate_, rpc::set_compatibility_mode, context, [&] {
+    return answer(gate_, rpc::set_compatibility_mode, context, *request, [&] {
       return confirm_(registry_().set_compatibility_mode(request->subject(), request->compatibility_mode()), *response);
     });
   }
@@ -79,7 +79,7 @@ class schema_service final : public registry_wire::SchemaRegistry::CallbackServi
   grpc::ServerUnaryReactor* ConfigureTopicSchema(grpc::CallbackServerContext* context,
                                                  const registry_wire::ConfigureTopicSchemaRequest* request,
                                                  registry_wire::ConfigureTopicSchemaResponse* response) override {
-    return answer(gate_, rpc::configure_topic_schema, context, [&] {
+    return answer(gate_, rpc::configure_topic_schema, context, *request, [&] {
       return confirm_(
           registry_().configure_topic(request->topic_name(), request->schema_subject(), request->validation_policy(),
                                       request->enable_payload_validation(), served_here_(request->topic_name())),
@@ -90,7 +90,7 @@ class schema_service final : public registry_wire::SchemaRegistry::CallbackServi
   grpc::ServerUnaryReactor* UpdateTopicValidationPolicy(
       grpc::CallbackServerContext* context, const registry_wire::UpdateTopicValidationPolicyRequest* request,
       registry_wire::UpdateTopicValidationPolicyResponse* response) override {
-    return answer(gate_, rpc::update_topic_validation_policy, context, [&] {
+    return answer(gate_, rpc::update_topic_validation_policy, context, *request, [&] {
       return confirm_(
           registry_().update_topic_policy(request->topic_name(), request->validation_policy(),
                                           request->enable_payload_validation(), served_here_(request->topic_name())),
@@ -101,16 +101,16 @@ class schema_service final : public registry_wire::SchemaRegistry::CallbackServi
   grpc::ServerUnaryReactor* GetTopicSchemaConfig(grpc::CallbackServerContext* context,
                                                  const registry_wire::GetTopicSchemaConfigRequest* request,
                                                  registry_wire::GetTopicSchemaConfigResponse* response) override {
-    return answer(gate_, rpc::get_topic_schema_config, context, [&] {
+    return answer(gate_, rpc::get_topic_schema_config, context, *request, [&] {
       return status_of_(
           registry_().topic_config(request->topic_name(), served_here_(request->topic_name()), *response));
     });
   }
 
   grpc::ServerUnaryReactor* ListSubjects(grpc::CallbackServerContext* context,
-                                         const registry_wire::ListSubjectsRequest* /*request*/,
+                                         const registry_wire::ListSubjectsRequest* request,
                                          registry_wire::ListSubjectsResponse* response) override {
-    return answer(gate_, rpc::list_subjects, context, [&] {
+    return answer(gate_, rpc::list_subjects, context, *request, [&] {
       registry_().list_subjects(*response);
       return grpc::Status::OK;
     });

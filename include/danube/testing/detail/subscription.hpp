@@ -4,6 +4,7 @@
 #include <danube/testing/detail/key_shared_ring.hpp>
 #include <danube/testing/detail/reliable_subscription.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -34,6 +35,10 @@ struct subscription {
   key_shared_ring ring;
   // Present on reliable topics only.
   std::optional<reliable_subscription> reliable;
+  // Non-reliable: since when a message found no active consumer here (cleared by Subscribe);
+  // an idle subscription is removed after the broker's grace (§6.8).
+  std::optional<std::chrono::steady_clock::time_point> idle_since;
+  bool reap_scheduled = false;  // a removal check is pending on the timer thread
 };
 
 }  // namespace danube::testing::detail

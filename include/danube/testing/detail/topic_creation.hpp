@@ -1,6 +1,7 @@
 // Whether a new topic may be created next to the existing ones: a partitioned topic (its partitions
 // "<base>-part-<i>") and a non-partitioned topic of the same base name never coexist
-// (../shared/reference/broker-behaviour.md §2.2, §3).
+// (docs/protocol.md §2.2, §3). Checked against the broker's own topics and, in a cluster, against
+// every topic of the cluster (upstream checks its replicated metadata, topic_cluster.rs).
 #pragma once
 
 #include <danube/testing/detail/status.hpp>
@@ -23,7 +24,9 @@ using topic_map = std::map<std::string, topic, std::less<>>;
 // "-part-" is a partition of everything before its last "-part-". A non-partitioned name is refused
 // while any topic's name *starts with* it, counted as its partitions: upstream's plain prefix match
 // over its metadata keys, so /default/foo is refused while /default/foobar exists (QUIRK, reproduced).
-[[nodiscard]] inline status_or<void> check_topic_creation(const topic_map& topics, std::string_view name) {
+// `topics` is any map ordered by name (the broker's topics, or the cluster's owners).
+template <class SortedByName>
+[[nodiscard]] status_or<void> check_topic_creation(const SortedByName& topics, std::string_view name) {
   constexpr std::string_view marker = "-part-";
   if (const auto at = name.rfind(marker); at != std::string_view::npos) {
     const std::string_view base = name.substr(0, at);
