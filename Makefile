@@ -4,7 +4,8 @@
 #   make deps          install the missing Debian packages the build needs (apt-get; root or sudo)
 #   make demo          build and run examples/quickstart.cpp (example_quickstart)
 #   make test          build everything and run the CTest suite but the soak (ctest -j2)
-#   make bench         build and briefly run the bench programs (CTest label `bench`)
+#   make bench         build and briefly run the bench programs (CTest label `bench`), then
+#                      bench/compile_cost.sh (what including danube-cpp costs a user's file)
 #   make format        clang-format the sources in place        make format-check  check only
 #   make tidy          clang-tidy a few translation units       make clean         remove the build dir
 #   make test-asan     the suite (but the soak) built with ASan+UBSan in build-asan/ (CI runs it)
@@ -34,7 +35,7 @@ TIDY_FILES ?= $(sort $(wildcard tests/unit/*.cpp))
 
 # What building and testing needs on Debian 12 (python3-protobuf: the `wire facts` tests).
 DEPS := libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libfmt-dev libssl-dev \
-        doctest-dev cmake ninja-build g++ ccache python3-protobuf unicode-data
+        doctest-dev cmake ninja-build g++ ccache python3-protobuf unicode-data time
 
 CONFIGURE := cmake -S . -B $(BUILD_DIR) -G $(GENERATOR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
              -DCMAKE_EXPORT_COMPILE_COMMANDS=ON $(CMAKE_ARGS)
@@ -44,7 +45,7 @@ CTEST := ctest --test-dir $(BUILD_DIR) --output-on-failure --timeout $(CTEST_TIM
         fuzz-smoke fuzz-run soak soak-ci soak-tsan
 
 help:
-	@sed -n '4,20p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+	@sed -n '4,21p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
 
 deps:
 	@bash scripts/deps.sh $(DEPS)
@@ -76,7 +77,8 @@ bench:
 	fi; \
 	$(MAKE) --no-print-directory configure CMAKE_ARGS='$(CMAKE_ARGS) -DDANUBE_BUILD_BENCH=ON'; \
 	cmake --build $(BUILD_DIR) -j $(JOBS); \
-	$(CTEST) -L '^bench$$' -V --no-tests=error
+	$(CTEST) -L '^bench$$' -V --no-tests=error; \
+	bash bench/compile_cost.sh
 
 format:
 	@bash scripts/format.sh fix
