@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/format.sh fix|check [FILE...]
 # Runs clang-format (the style in .clang-format, pinned to clang-format 14 as on Debian 12) over the
-# C++ sources of include/ tests/ examples/ tools/ bench/ fuzz/, never generated/.
+# C++ sources of include/ src/ tests/ examples/ tools/ bench/ fuzz/, never generated/.
 #   fix    rewrite the files in place                              (make format)
 #   check  change nothing; list the files that need formatting and fail if any do (make format-check)
 # With FILE arguments only those files are processed. CLANG_FORMAT overrides the binary.
@@ -38,7 +38,7 @@ if [[ $# -gt 0 ]]; then
   files=("$@")
 else
   dirs=()
-  for d in include tests examples tools bench fuzz; do
+  for d in include src tests examples tools bench fuzz; do
     [[ -d "$d" ]] && dirs+=("$d")
   done
   files=()

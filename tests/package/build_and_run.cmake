@@ -1,11 +1,12 @@
 # cmake -DSOURCE=<consumer project> -DBINARY=<build dir> -DGENERATOR=<generator> -DCXX_COMPILER=<c++>
-#       [-DLAUNCHER=<ccache>] [-DJOBS=2] [-DOPTIONS=-Da=1|-Db=2] -DPROGRAM=<executable> -P build_and_run.cmake
+#       [-DLAUNCHER=<ccache>] [-DJOBS=2] [-DOPTIONS=-Da=1|-Db=2] -DPROGRAMS=<executable>[|<executable>...]
+#       -P build_and_run.cmake
 #
 # One package test: configures a consumer project, builds it (at most JOBS compile jobs) and runs
-# the program it builds; fails at the first step that fails. The build directory is kept, so a
+# each program it builds, in order; fails at the first step that fails. The build directory is kept, so a
 # second run only rebuilds what changed. Prints how long each step took.
 cmake_minimum_required(VERSION 3.25)
-foreach(var SOURCE BINARY GENERATOR CXX_COMPILER PROGRAM)
+foreach(var SOURCE BINARY GENERATOR CXX_COMPILER PROGRAMS)
   if(NOT DEFINED ${var})
     message(FATAL_ERROR "build_and_run.cmake: ${var} is not set")
   endif()
@@ -14,6 +15,7 @@ if(NOT JOBS)
   set(JOBS 2)
 endif()
 string(REPLACE "|" ";" options "${OPTIONS}")
+string(REPLACE "|" ";" programs "${PROGRAMS}")
 
 function(now out)
   string(TIMESTAMP t "%s%f" UTC)
@@ -42,4 +44,6 @@ if(LAUNCHER)
 endif()
 run_step(configure ${configure} ${options})
 run_step(build "${CMAKE_COMMAND}" --build "${BINARY}" --parallel ${JOBS})
-run_step(run "${BINARY}/${PROGRAM}")
+foreach(program IN LISTS programs)
+  run_step("run ${program}" "${BINARY}/${program}")
+endforeach()

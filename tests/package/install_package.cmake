@@ -68,9 +68,23 @@ endif()
 foreach(required IN ITEMS share/danube/danubeConfig.cmake share/danube/danubeConfigVersion.cmake
                           share/danube/danubeTargets.cmake share/danube/DanubeProto.cmake
                           include/danube/danube.hpp include/danube/generated/danube_proto_all.cc
-                          share/danube/proto/danube/wire/danube_api.proto)
+                          share/danube/proto/danube/wire/danube_api.proto share/danube/DanubeCompiled.cmake)
   if(NOT EXISTS "${prefix}/${required}")
     message(FATAL_ERROR "${required} is not installed")
+  endif()
+endforeach()
+# Every header and definition file (*.ipp) of include/danube, and every source of src/, is installed.
+file(GLOB_RECURSE sources RELATIVE "${SOURCE_DIR}/include" "${SOURCE_DIR}/include/danube/*.hpp"
+     "${SOURCE_DIR}/include/danube/*.ipp")
+foreach(f IN LISTS sources)
+  if(NOT EXISTS "${prefix}/include/${f}")
+    message(FATAL_ERROR "include/${f} is not installed")
+  endif()
+endforeach()
+file(GLOB sources RELATIVE "${SOURCE_DIR}/src" "${SOURCE_DIR}/src/*.cpp")
+foreach(f IN LISTS sources)
+  if(NOT EXISTS "${prefix}/share/danube/src/${f}")
+    message(FATAL_ERROR "src/${f} is not installed (share/danube/src/)")
   endif()
 endforeach()
 message(STATUS "installed ${count} files into ${prefix} (relocated from ${staging})")

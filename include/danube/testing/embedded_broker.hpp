@@ -7,13 +7,9 @@
 //   broker->fail_next(danube::testing::rpc::create_producer, 2, grpc::StatusCode::UNAVAILABLE);
 #pragma once
 
-#include <danube/detail/grpc_status.hpp>
 #include <danube/error.hpp>
 #include <danube/producer_options.hpp>
 #include <danube/testing/broker_options.hpp>
-#include <danube/testing/detail/auth_service.hpp>
-#include <danube/testing/detail/broker_server.hpp>
-#include <danube/testing/detail/jwt_hs256.hpp>
 #include <danube/testing/failure_policy.hpp>
 #include <danube/testing/rpc.hpp>
 #include <danube/testing/token.hpp>
@@ -28,168 +24,90 @@
 #include <utility>
 #include <vector>
 
-#include <grpcpp/support/status.h>
+#include <grpcpp/support/status_code_enum.h>
+
+#include <danube/detail/config.hpp>
 
 namespace danube::testing {
+
+namespace detail {
+class broker_server;
+}  // namespace detail
 
 class embedded_cluster;
 
 // A HS256 JWT of `claims` signed with `secret`, for tokens a test wants the broker to refuse
 // (another secret, an exp long past) or accept (embedded_broker::issue_token is shorter).
-[[nodiscard]] inline result<std::string> sign_token(std::string_view secret, const token_claims& claims) {
-  auto token = detail::sign_hs256(secret, detail::claims_json(claims));
-  if (!token) {
-    return unexpected_error(errc::internal, "OpenSSL could not sign the token");
-  }
-  return std::move(*token);
-}
+[[nodiscard]] DANUBE_DECL result<std::string> sign_token(std::string_view secret, const token_claims& claims);
 
 class embedded_broker {
  public:
   // Starts listening before returning. Failures (a malformed address, a port in use) are errors,
   // never exceptions.
-  [[nodiscard]] static result<embedded_broker> start(const broker_options& options = {}) {
-    auto server = detail::broker_server::start(options);
-    if (!server) {
-      return std::unexpected(std::move(server.error()));
-    }
-    return embedded_broker(std::move(*server));
-  }
+  [[nodiscard]] static result<embedded_broker> start(const broker_options& options = {});
 
   embedded_broker(const embedded_broker&) = delete;
   embedded_broker& operator=(const embedded_broker&) = delete;
-  embedded_broker(embedded_broker&&) noexcept = default;
-  embedded_broker& operator=(embedded_broker&& other) noexcept {
-    if (this != &other) {
-      stop();
-      impl_ = std::move(other.impl_);
-    }
-    return *this;
-  }
-  ~embedded_broker() { stop(); }
+  embedded_broker(embedded_broker&& other) noexcept;
+  embedded_broker& operator=(embedded_broker&& other) noexcept;
+  ~embedded_broker();
 
   // "http://127.0.0.1:<port>" ("https://" with TLS): the service URL for clients, and the
   // broker_url / connect_url this broker advertises in lookup answers. Empty for a moved-from
   // broker.
-  [[nodiscard]] std::string url() const { return impl_ ? impl_->url() : std::string(); }
-  [[nodiscard]] std::uint16_t port() const noexcept { return impl_ ? impl_->port() : std::uint16_t{0}; }
+  [[nodiscard]] std::string url() const;
+  [[nodiscard]] std::uint16_t port() const noexcept;
 
   // Ends every open stream (clients see UNAVAILABLE), shuts the server down within a bounded grace
   // period and waits for every call to complete. Idempotent; the destructor calls it.
-  void stop() {
-    if (impl_) {
-      impl_->stop();
-    }
-  }
+  void stop();
 
   // Stops the broker (if running) and starts a fresh one on the same address and port, with the
   // same options, as a broker process restart: producers, consumers, subscriptions, buffered
   // messages and injected faults are forgotten; its topics are served again (empty). Not to be
   // called concurrently with other calls on this object.
-  [[nodiscard]] result<void> restart() {
-    if (!impl_) {
-      return unexpected_error(errc::closed, "this embedded_broker was moved from");
-    }
-    impl_->stop();
-    auto options = impl_->options();
-    const auto address = detail::parse_listen_address(options.listen_address);
-    if (!address) {
-      return std::unexpected(address.error());
-    }
-    options.listen_address = address->host + ":" + std::to_string(impl_->port());
-    std::vector<detail::broker_server::adopted_topic> adopted;
-    for (auto& name : impl_->state().topic_names()) {
-      if (const auto strategy = impl_->state().remove_topic(name)) {
-        adopted.emplace_back(std::move(name), *strategy);
-      }
-    }
-    // The registry lives on, as the real one does in the cluster's metadata.
-    auto fresh =
-        detail::broker_server::start(options, impl_->ownership(), adopted, impl_->state().schema_registry_handle());
-    if (!fresh) {
-      return std::unexpected(std::move(fresh.error()));
-    }
-    impl_ = std::move(*fresh);
-    return {};
-  }
+  [[nodiscard]] result<void> restart();
 
   // ---------------------------------------------------------------------------------------------
   // Fault injection (thread-safe; each applies to this broker only). Methods are named by
   // danube::testing::rpc; see docs/embedded-broker.md for the order in which a call meets them.
 
   // The next `count` calls of `method` fail with (code, message) before the broker does anything.
-  void fail_next(rpc method, std::size_t count, grpc::StatusCode code, std::string message = "injected failure") {
-    if (impl_) {
-      impl_->gate().faults().fail_next(method, count, grpc::Status(code, std::move(message)));
-    }
-  }
+  void fail_next(rpc method, std::size_t count, grpc::StatusCode code, std::string message = "injected failure");
 
   // The next `count` TopicLookup calls answer LookupType Failed (which v0.15.1 never sends).
-  void answer_lookup_failed(std::size_t count = 1) {
-    if (impl_) {
-      impl_->gate().faults().answer_lookup_failed(count);
-    }
-  }
+  void answer_lookup_failed(std::size_t count = 1);
 
   // HealthCheck answers CLOSE for producer or consumer `id` (until called again with false).
-  void answer_close(std::uint64_t id, bool close = true) {
-    if (impl_) {
-      impl_->gate().faults().answer_close(id, close);
-    }
-  }
+  void answer_close(std::uint64_t id, bool close = true);
 
   // HealthCheck answers CLOSE for every id (until called again with false).
-  void answer_close_for_all(bool close = true) {
-    if (impl_) {
-      impl_->gate().faults().answer_close_for_all(close);
-    }
-  }
+  void answer_close_for_all(bool close = true);
 
   // Answers of unary `method` are held back by `delay` (zero: answer at once again). The broker
   // acts at once; only the answer is late. No gRPC thread waits meanwhile.
-  void delay(rpc method, std::chrono::milliseconds delay) {
-    if (impl_) {
-      impl_->gate().faults().set_delay(method, delay);
-    }
-  }
+  void delay(rpc method, std::chrono::milliseconds delay);
 
   // Unary calls of `method` are never answered (and not acted on) while set: they end when the
   // client gives up (deadline, cancellation) or with UNAVAILABLE when the broker stops.
-  void never_answer(rpc method, bool never = true) {
-    if (impl_) {
-      impl_->gate().faults().set_never_answer(method, never);
-    }
-  }
+  void never_answer(rpc method, bool never = true);
 
   // Forgets every injected fault (failures still due, delays, hangs, forced CLOSE answers).
-  void clear_faults() {
-    if (impl_) {
-      impl_->gate().faults().clear();
-    }
-  }
+  void clear_faults();
 
   // How many calls of `method` reached this broker since it started (refused ones included).
-  [[nodiscard]] std::uint64_t calls(rpc method) const { return impl_ ? impl_->gate().faults().calls(method) : 0; }
+  [[nodiscard]] std::uint64_t calls(rpc method) const;
 
   // How many AuthService.Authenticate calls reached this broker.
   [[nodiscard]] std::uint64_t authenticate_calls() const { return calls(rpc::authenticate); }
 
   // How many unary calls are being held back right now (delayed or never answered).
-  [[nodiscard]] std::size_t held_calls() const { return impl_ ? impl_->gate().deferred().held() : 0; }
+  [[nodiscard]] std::size_t held_calls() const;
 
   // A token this broker accepts (signed with its jwt_secret): sub = principal_name = `subject`,
   // exp = now + `ttl` (negative: already expired). errc::failed_precondition without a secret.
   [[nodiscard]] result<std::string> issue_token(const std::string& subject,
-                                                std::chrono::seconds ttl = std::chrono::hours(1)) const {
-    if (!impl_) {
-      return unexpected_error(errc::closed, "this embedded_broker was moved from");
-    }
-    auto token = detail::issue_token(impl_->options().auth, subject, ttl);
-    if (!token) {
-      return unexpected_error(errc::failed_precondition, token.error().error_message());
-    }
-    return std::move(*token);
-  }
+                                                std::chrono::seconds ttl = std::chrono::hours(1)) const;
 
   // Admin stand-ins: what the real broker's admin API does (docs/embedded-broker.md).
 
@@ -199,74 +117,49 @@ class embedded_broker {
   // non-partitioned topic, or a non-partitioned topic whose name starts another topic's (§2.2).
   [[nodiscard]] result<void> create_topic(std::string_view topic,
                                           dispatch_strategy strategy = dispatch_strategy::non_reliable,
-                                          std::uint32_t partitions = 0) {
-    if (!impl_) {
-      return unexpected_error(errc::closed, "this embedded_broker was moved from");
-    }
-    const auto internal = strategy == dispatch_strategy::reliable ? detail::dispatch_strategy::reliable
-                                                                  : detail::dispatch_strategy::non_reliable;
-    return as_result_(impl_->state().create_topic(topic, internal, partitions));
-  }
+                                          std::uint32_t partitions = 0);
 
   // Sets the failure policy of `subscription` on the reliable `topic` (a partition name for a
   // partitioned topic). Read when the subscription is created, as upstream: set it before the first
   // Subscribe. errc::failed_precondition unless `topic` exists and is reliable;
   // errc::invalid_argument for poison::dead_letter without a dead_letter_topic.
   [[nodiscard]] result<void> set_failure_policy(std::string_view topic, std::string_view subscription,
-                                                const failure_policy& policy) {
-    if (!impl_) {
-      return unexpected_error(errc::closed, "this embedded_broker was moved from");
-    }
-    return as_result_(impl_->state().set_failure_policy(topic, subscription, policy));
-  }
+                                                const failure_policy& policy);
 
   // The failure policy `subscription` of `topic` has (once created) or would be created with;
   // std::nullopt unless `topic` is a reliable topic served here.
   [[nodiscard]] std::optional<failure_policy> subscription_failure_policy(std::string_view topic,
-                                                                          std::string_view subscription) const {
-    return impl_ ? impl_->state().failure_policy_of(topic, subscription) : std::nullopt;
-  }
+                                                                          std::string_view subscription) const;
 
   // Reliable subscriptions: messages dispatched and not yet acknowledged (or dropped /
   // dead-lettered), plus KeyShared messages held back behind their key. 0 otherwise.
-  [[nodiscard]] std::size_t unacked_messages(std::string_view topic, std::string_view subscription) const {
-    return impl_ ? impl_->state().unacked_messages(topic, subscription) : 0;
-  }
+  [[nodiscard]] std::size_t unacked_messages(std::string_view topic, std::string_view subscription) const;
 
   // Introspection for tests; still answers after stop().
 
   // The topics (and partitions) this broker serves, sorted.
-  [[nodiscard]] std::vector<std::string> topics() const {
-    return impl_ ? impl_->state().topic_names() : std::vector<std::string>{};
-  }
+  [[nodiscard]] std::vector<std::string> topics() const;
 
   // How many consumers of `topic` have an open ReceiveMessages stream: wait for this before
   // publishing to consumers that must be attached.
-  [[nodiscard]] std::size_t streaming_consumers(std::string_view topic) const {
-    return impl_ ? impl_->state().streaming_consumers(topic) : 0;
-  }
+  [[nodiscard]] std::size_t streaming_consumers(std::string_view topic) const;
 
   // The names of `topic`'s subscriptions on this broker, sorted (an idle non-reliable one goes
   // after broker_options::idle_subscription_grace).
-  [[nodiscard]] std::vector<std::string> subscriptions(std::string_view topic) const {
-    return impl_ ? impl_->state().subscription_names(topic) : std::vector<std::string>{};
-  }
+  [[nodiscard]] std::vector<std::string> subscriptions(std::string_view topic) const;
 
  private:
   friend class embedded_cluster;
 
-  explicit embedded_broker(std::unique_ptr<detail::broker_server> impl) noexcept : impl_(std::move(impl)) {}
+  explicit embedded_broker(std::unique_ptr<detail::broker_server> impl) noexcept;
 
   [[nodiscard]] detail::broker_server* server() noexcept { return impl_.get(); }
-
-  [[nodiscard]] static result<void> as_result_(const detail::status_or<void>& outcome) {
-    if (outcome) {
-      return {};
-    }
-    return std::unexpected(::danube::detail::error_from_grpc(outcome.error()));
-  }
 
   std::unique_ptr<detail::broker_server> impl_;
 };
 
 }  // namespace danube::testing
+
+#if !defined(DANUBE_SEPARATE_COMPILATION)
+#include <danube/testing/impl/embedded_broker.ipp>
+#endif

@@ -10,8 +10,6 @@
 
 #include <danube/error.hpp>
 #include <danube/testing/broker_options.hpp>
-#include <danube/testing/detail/broker_server.hpp>
-#include <danube/testing/detail/cluster_metadata.hpp>
 #include <danube/testing/embedded_broker.hpp>
 
 #include <cstddef>
@@ -22,32 +20,19 @@
 #include <utility>
 #include <vector>
 
-#include <fmt/format.h>
+#include <danube/detail/config.hpp>
 
 namespace danube::testing {
+
+namespace detail {
+class cluster_metadata;
+}  // namespace detail
 
 class embedded_cluster {
  public:
   // Starts `brokers` brokers with `options` each (its listen_address must use port 0, or only the
   // first can bind). Errors as embedded_broker::start; errc::invalid_argument for zero brokers.
-  [[nodiscard]] static result<embedded_cluster> start(std::size_t brokers, const broker_options& options = {}) {
-    if (brokers == 0) {
-      return unexpected_error(errc::invalid_argument, "an embedded_cluster needs at least one broker");
-    }
-    auto metadata = std::make_shared<detail::cluster_metadata>(brokers);
-    // One schema registry for the cluster, as the real one lives in the cluster's metadata.
-    auto registry = std::make_shared<detail::schema_registry_state>();
-    std::vector<embedded_broker> started;
-    started.reserve(brokers);
-    for (std::size_t i = 0; i < brokers; ++i) {
-      auto server = detail::broker_server::start(options, detail::topic_ownership(metadata, i), {}, registry);
-      if (!server) {
-        return std::unexpected(std::move(server.error()));
-      }
-      started.push_back(embedded_broker(std::move(*server)));
-    }
-    return embedded_cluster(std::move(metadata), std::move(started));
-  }
+  [[nodiscard]] static result<embedded_cluster> start(std::size_t brokers, const broker_options& options = {});
 
   embedded_cluster(const embedded_cluster&) = delete;
   embedded_cluster& operator=(const embedded_cluster&) = delete;
@@ -68,32 +53,13 @@ class embedded_cluster {
   }
 
   // The index of the broker that owns `topic`, if any broker does.
-  [[nodiscard]] std::optional<std::size_t> owner(std::string_view topic) const {
-    return metadata_ ? metadata_->owner(topic) : std::nullopt;
-  }
+  [[nodiscard]] std::optional<std::size_t> owner(std::string_view topic) const;
 
   // Moves `topic` to broker `to`. The old owner unloads it: its producers and consumers there are
   // forgotten (SendMessage answers NOT_FOUND, HealthCheck CLOSE) and their streams end. The new
   // owner serves it at once, with no producers and no subscriptions (consumers subscribe again).
   // errc::not_found for a topic no broker owns, errc::invalid_argument for a bad index.
-  [[nodiscard]] result<void> move_topic(std::string_view topic, std::size_t to) {
-    if (to >= brokers_.size()) {
-      return unexpected_error(errc::invalid_argument,
-                              fmt::format("there is no broker {} in a cluster of {}", to, brokers_.size()));
-    }
-    const bool moved = metadata_->move(topic, to, [&](std::size_t from) {
-      detail::broker_server* old_owner = brokers_[from].server();
-      detail::broker_server* new_owner = brokers_[to].server();
-      const auto strategy = old_owner != nullptr ? old_owner->state().remove_topic(topic) : std::nullopt;
-      if (new_owner != nullptr) {
-        new_owner->state().adopt_topic(topic, strategy.value_or(detail::dispatch_strategy::non_reliable));
-      }
-    });
-    if (!moved) {
-      return unexpected_error(errc::not_found, fmt::format("no broker of the cluster owns topic {}", topic));
-    }
-    return {};
-  }
+  [[nodiscard]] result<void> move_topic(std::string_view topic, std::size_t to);
 
   // Stops broker `index` (its URL stops answering; the others still redirect to it for the
   // topics it owns).
@@ -106,13 +72,7 @@ class embedded_cluster {
   // Starts broker `index` again on the same port (see embedded_broker::restart): it serves the
   // topics it owns again, with no producers or subscriptions.
   // errc::invalid_argument for an index out of range.
-  [[nodiscard]] result<void> restart_broker(std::size_t index) {
-    if (index >= brokers_.size()) {
-      return unexpected_error(errc::invalid_argument,
-                              fmt::format("there is no broker {} in a cluster of {}", index, brokers_.size()));
-    }
-    return brokers_[index].restart();
-  }
+  [[nodiscard]] result<void> restart_broker(std::size_t index);
 
   // Stops every broker.
   void stop() {
@@ -122,11 +82,14 @@ class embedded_cluster {
   }
 
  private:
-  embedded_cluster(std::shared_ptr<detail::cluster_metadata> metadata, std::vector<embedded_broker> brokers)
-      : metadata_(std::move(metadata)), brokers_(std::move(brokers)) {}
+  embedded_cluster(std::shared_ptr<detail::cluster_metadata> metadata, std::vector<embedded_broker> brokers);
 
   std::shared_ptr<detail::cluster_metadata> metadata_;
   std::vector<embedded_broker> brokers_;
 };
 
 }  // namespace danube::testing
+
+#if !defined(DANUBE_SEPARATE_COMPILATION)
+#include <danube/testing/impl/embedded_cluster.ipp>
+#endif
