@@ -1,7 +1,8 @@
-# danube-cpp: header-only. The package installs headers, the .proto files, the committed generated/
-# tree and CMake files, and no compiled code; danubeConfig.cmake builds danube::proto (the generated
-# protobuf/gRPC code) in the consumer's build with the host protoc and grpc_cpp_plugin (hence the
-# host grpc and protobuf dependencies). See docs/vcpkg.md.
+# danube-cpp: header-only, or separately compiled in the consumer's build. The package installs
+# headers, the .proto files, the committed generated/ tree, src/ and CMake files, and no compiled
+# code; danubeConfig.cmake builds danube::proto (the generated protobuf/gRPC code) in the consumer's
+# build with the host protoc and grpc_cpp_plugin (hence the host grpc and protobuf dependencies),
+# and danube::compiled / danube::testing from src/ when a target links them. See docs/vcpkg.md.
 set(VCPKG_BUILD_TYPE release) # header-only
 
 # Used as an overlay port from a danube-cpp checkout (vcpkg install --overlay-ports=<checkout>/ports),
