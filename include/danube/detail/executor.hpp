@@ -1,6 +1,11 @@
 // The client's listener thread: runs message listeners (user code that may block, unlike the
 // scheduler's tasks) one task at a time, in order. Started on first use; stop() joins it.
+//
+// A task is destroyed outside the executor's lock, after it ran or when stop() drops it: a
+// listener that released the last reference to its client destroys the executor from its own task.
 #pragma once
+
+#include <danube/detail/callback_scope.hpp>
 
 #include <condition_variable>
 #include <deque>
@@ -17,14 +22,7 @@ class executor {
   executor() = default;
   executor(const executor&) = delete;
   executor& operator=(const executor&) = delete;
-  ~executor() {
-    stop();
-    if (worker_.joinable()) {
-      // Destroyed from its own task (the owner was released there): the thread finishes that task
-      // and returns; the state it uses is shared, so it outlives this object.
-      worker_.detach();
-    }
-  }
+  ~executor() { stop(); }
 
   // Queues `task`; false once stopped (the task is then dropped).
   bool post(std::function<void()> task) {
@@ -33,8 +31,8 @@ class executor {
       if (state_->stopped) {
         return false;
       }
-      if (!worker_.joinable()) {
-        worker_ = std::thread([state = state_] { run(*state); });
+      if (!state_->worker.joinable()) {
+        state_->worker = std::thread([state = state_] { run(*state); });
       }
       state_->tasks.push_back(std::move(task));
     }
@@ -43,16 +41,25 @@ class executor {
   }
 
   // Drops queued tasks and joins the thread once the running task (if any) returns. From a task
-  // itself it only marks the executor stopped: the thread ends after that task.
+  // itself, or from inside any library callback, it does not wait: the thread ends after its
+  // current task (which may be blocked on what the caller is doing: docs/reliability.md).
   void stop() {
+    std::deque<std::function<void()>> dropped;
+    std::thread worker;
     {
       std::lock_guard lock(state_->mu);
       state_->stopped = true;
-      state_->tasks.clear();
+      dropped.swap(state_->tasks);
+      worker = std::move(state_->worker);
     }
     state_->wake.notify_all();
-    if (worker_.joinable() && worker_.get_id() != std::this_thread::get_id()) {
-      worker_.join();
+    dropped.clear();
+    if (worker.joinable()) {
+      if (worker.get_id() == std::this_thread::get_id() || inside_callback()) {
+        worker.detach();  // the state it uses is shared: it outlives this object
+      } else {
+        worker.join();
+      }
     }
   }
 
@@ -62,6 +69,7 @@ class executor {
     std::condition_variable wake;
     std::deque<std::function<void()>> tasks;
     bool stopped = false;
+    std::thread worker;
   };
 
   static void run(shared_state& state) {
@@ -75,12 +83,12 @@ class executor {
       state.tasks.pop_front();
       lock.unlock();
       task();
+      task = nullptr;  // may destroy this executor's owner, and the executor with it
       lock.lock();
     }
   }
 
   std::shared_ptr<shared_state> state_ = std::make_shared<shared_state>();
-  std::thread worker_;
 };
 
 }  // namespace danube::detail

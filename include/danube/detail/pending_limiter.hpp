@@ -4,7 +4,6 @@
 #include <danube/error.hpp>
 #include <danube/producer_options.hpp>
 
-#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -17,8 +16,10 @@ class pending_limiter {
  public:
   explicit pending_limiter(std::size_t limit) : limit_(limit) {}
 
-  // Takes one slot: waits for room (block, at most `wait`) or fails at once (fail).
-  [[nodiscard]] result<void> acquire(queue_full_policy policy, std::chrono::milliseconds wait) {
+  using clock = std::chrono::steady_clock;
+
+  // Takes one slot: waits for room (block, at most until `deadline`) or fails at once (fail).
+  [[nodiscard]] result<void> acquire(queue_full_policy policy, clock::time_point deadline) {
     std::unique_lock lock(mu_);
     if (closed_) {
       return unexpected_error(errc::closed, "the producer is closed");
@@ -29,7 +30,7 @@ class pending_limiter {
                                 "the producer's pending queue is full (" + std::to_string(limit_) + " messages)");
       }
       ++waiting_;
-      const bool room = room_.wait_for(lock, wait, [&] { return closed_ || used_ < limit_; });
+      const bool room = room_.wait_until(lock, deadline, [&] { return closed_ || used_ < limit_; });
       --waiting_;
       if (!room) {
         return unexpected_error(errc::timeout, "no room in the producer's pending queue within the send timeout");
@@ -41,20 +42,21 @@ class pending_limiter {
     ++used_;
     return {};
   }
+  [[nodiscard]] result<void> acquire(queue_full_policy policy, std::chrono::milliseconds wait) {
+    return acquire(policy, clock::now() + wait);
+  }
 
-  // Waiting senders are woken in batches, once a sixteenth of the limit is free again (at every
-  // release for limits under 32): a sender blocked on a full queue then queues a burst per
-  // wake-up instead of paying a thread wake-up per message. It never waits longer than it takes
-  // that many earlier sends (each bounded by its send timeout) to finish.
+  // A waiting sender is woken as soon as a slot is free: one wake-up per freed slot, and none
+  // while nobody waits.
   void release() {
     bool wake = false;
     {
       std::lock_guard lock(mu_);
       --used_;
-      wake = waiting_ > 0 && used_ + wake_batch_ <= limit_;
+      wake = waiting_ > 0;
     }
     if (wake) {
-      room_.notify_all();
+      room_.notify_one();
     }
   }
 
@@ -73,7 +75,6 @@ class pending_limiter {
   std::size_t used_ = 0;
   std::size_t waiting_ = 0;  // senders blocked in acquire()
   const std::size_t limit_;
-  const std::size_t wake_batch_ = std::max<std::size_t>(1, limit_ / 16);
   bool closed_ = false;
 };
 
