@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <string>
 #include <thread>
 
 #include <doctest/doctest.h>
@@ -80,5 +81,46 @@ TEST_SUITE("receive_queue") {
     const auto closed = queue.pop(10ms);
     REQUIRE_FALSE(closed);
     CHECK(closed.error() == danube::errc::closed);
+  }
+
+  TEST_CASE("a push after close() is dropped and keeps no reader alive") {
+    // A stream's last read can land after the consumer closed its queue: the queue must not keep
+    // that reader (which keeps the queue) alive, nor hold its message.
+    receive_queue queue(1);
+    auto reader = std::make_shared<counting_reader>();
+    const std::weak_ptr<counting_reader> weak = reader;
+    queue.close();
+    (void)queue.push(danube::message{}, reader);
+    reader.reset();
+    CHECK(weak.expired());
+    CHECK(queue.size() == 0);
+  }
+
+  TEST_CASE("repeated failures of one source coalesce into one undelivered notice") {
+    receive_queue queue(4);
+    for (int i = 0; i < 10'000; ++i) {
+      queue.notify(danube::error(danube::errc::not_found, "attempt " + std::to_string(i)));
+    }
+    CHECK(queue.size() == 1);
+    const auto first = queue.pop(0ms);
+    REQUIRE_FALSE(first);
+    CHECK(first.error() == danube::errc::not_found);
+    CHECK(first.error().message().find("attempt 9999") != std::string::npos);
+    // Delivered: the next failure is news again.
+    queue.notify(danube::error(danube::errc::not_found, "again"));
+    CHECK(queue.size() == 1);
+    // Another source (another partition) is another notice; a message in between keeps its place.
+    const auto reader = std::make_shared<counting_reader>();
+    CHECK(queue.push(danube::message{}, reader));
+    queue.notify(danube::error(danube::errc::unavailable, "other partition"), "/default/t-part-1");
+    queue.notify(danube::error(danube::errc::not_found, "again, newer"));
+    CHECK(queue.size() == 3);
+    const auto again = queue.pop(0ms);
+    REQUIRE_FALSE(again);
+    CHECK(again.error().message() == "again, newer");
+    CHECK(queue.pop(0ms).has_value());
+    const auto other = queue.pop(0ms);
+    REQUIRE_FALSE(other);
+    CHECK(other.error() == danube::errc::unavailable);
   }
 }

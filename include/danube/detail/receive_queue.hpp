@@ -1,6 +1,8 @@
 // The one bounded queue between a consumer's streams and its application. When it is full the
 // streams stop reading (gRPC flow control then holds the broker back): nothing is ever dropped.
-// Failures the application must hear about travel through it too, in order with the messages.
+// Failures the application must hear about travel through it too, in order with the messages;
+// repeated failures of one source (a partition) coalesce while undelivered, so a partition that
+// keeps failing holds one entry, not one per attempt.
 #pragma once
 
 #include <danube/error.hpp>
@@ -11,11 +13,15 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <variant>
@@ -41,12 +47,16 @@ class receive_queue {
   // Adds a message. Returns true when the stream may read on; false when it must pause, in which
   // case `reader->resume()` is called once the queue has drained to three quarters of its
   // capacity (to capacity - 1 for capacities under 4). At most capacity + (number of streams)
-  // messages are ever held.
+  // messages are ever held. After close() the message is dropped and the stream told to stop; the
+  // reader is not kept (it keeps this queue alive: holding it would leak both).
   [[nodiscard]] bool push(message m, const std::shared_ptr<paused_reader>& reader) {
     bool more = true;
     std::function<void()> wake;
     {
       std::lock_guard lock(mu_);
+      if (closed_) {
+        return false;
+      }
       entries_.emplace_back(std::move(m));
       ++messages_;
       queued_.store(entries_.size(), std::memory_order_release);
@@ -64,15 +74,22 @@ class receive_queue {
     return more;
   }
 
-  // A failure the application must hear about: delivered once, after the messages queued before it.
-  void notify(error failure) {
+  // A failure the application must hear about: delivered once, after the messages queued before
+  // it. While a failure of the same `source` is still undelivered, it takes that one's place (the
+  // newest reason, at the oldest position) instead of queuing another.
+  void notify(error failure, std::string_view source = {}) {
     std::function<void()> wake;
     {
       std::lock_guard lock(mu_);
       if (closed_) {
         return;
       }
-      entries_.emplace_back(std::move(failure));
+      if (const auto it = undelivered_.find(source); it != undelivered_.end()) {
+        std::get<sourced_error>(entries_[it->second - popped_]).failure = std::move(failure);
+        return;  // already announced: no new wake-up
+      }
+      undelivered_.emplace(std::string(source), popped_ + entries_.size());
+      entries_.emplace_back(sourced_error{std::move(failure), std::string(source)});
       queued_.store(entries_.size(), std::memory_order_release);
       wake = on_ready_;
     }
@@ -102,9 +119,11 @@ class receive_queue {
     }
     auto entry = std::move(entries_.front());
     entries_.pop_front();
+    ++popped_;
     queued_.store(entries_.size(), std::memory_order_release);
-    if (std::holds_alternative<error>(entry)) {
-      return std::unexpected(std::get<error>(std::move(entry)));
+    if (auto* failure = std::get_if<sourced_error>(&entry)) {
+      undelivered_.erase(failure->source);
+      return std::unexpected(std::move(failure->failure));
     }
     --messages_;
     std::vector<std::shared_ptr<paused_reader>> resumed;
@@ -138,18 +157,27 @@ class receive_queue {
     return entries_.size();
   }
 
+  // Ends the queue: pop() fails with errc::closed, later pushes are dropped, and the paused
+  // readers are let go (released outside the lock).
   void close() {
+    std::vector<std::shared_ptr<paused_reader>> paused;
+    std::function<void()> wake;
     {
       std::lock_guard lock(mu_);
       closed_ = true;
-      paused_.clear();
-      on_ready_ = nullptr;
+      paused.swap(paused_);
+      wake.swap(on_ready_);
     }
     ready_.notify_all();
   }
 
  private:
   using clock = std::chrono::steady_clock;
+
+  struct sourced_error {
+    error failure;
+    std::string source;
+  };
 
   // While messages stream in faster than a thread wake-up costs (the last one came less than 50 us
   // ago), a receiver that finds the queue empty yields the CPU until the next one arrives or the
@@ -167,7 +195,9 @@ class receive_queue {
   const std::size_t resume_at_;  // paused streams resume once messages_ is down to this
   mutable std::mutex mu_;
   std::condition_variable ready_;
-  std::deque<std::variant<message, error>> entries_;
+  std::deque<std::variant<message, sourced_error>> entries_;
+  std::uint64_t popped_ = 0;  // entries taken so far: entries_[i] is number popped_ + i
+  std::map<std::string, std::uint64_t, std::less<>> undelivered_;  // source -> number of its queued failure
   std::size_t messages_ = 0;
   std::atomic<std::size_t> queued_{0};    // entries_.size(), readable without the lock
   std::atomic<clock::rep> last_push_{0};  // when the last message was queued
