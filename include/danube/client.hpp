@@ -10,6 +10,7 @@
 #pragma once
 
 #include <danube/consumer.hpp>
+#include <danube/detail/callback_scope.hpp>
 #include <danube/detail/client_core.hpp>
 #include <danube/detail/lookup.hpp>
 #include <danube/detail/service_url.hpp>
@@ -55,7 +56,15 @@ class basic_client {
   [[nodiscard]] static basic_client_builder<Auth, Tls> builder() { return {}; }
 
   basic_client(basic_client&&) noexcept = default;
-  basic_client& operator=(basic_client&&) noexcept = default;
+  // Closes the client this one was (and everything made from it), then takes `other`'s place.
+  basic_client& operator=(basic_client&& other) noexcept {
+    if (this != &other) {
+      if (const auto replaced = std::exchange(core_, std::move(other.core_))) {
+        replaced->close();
+      }
+    }
+    return *this;
+  }
   basic_client(const basic_client&) = delete;
   basic_client& operator=(const basic_client&) = delete;
   // Closes the client and everything made from it.
@@ -79,31 +88,58 @@ class basic_client {
 
   // Which broker serves `topic`, asked of the service URL.
   [[nodiscard]] result<topic_lookup> lookup_topic(std::string_view topic) const {
-    if (auto ok = validate_topic_name(topic); !ok) {
+    const auto core = core_;  // held for the call: the logger may destroy this handle meanwhile
+    if (auto ok = usable_(core, topic); !ok) {
       return std::unexpected(std::move(ok).error());
     }
-    return detail::lookup_topic(*core_, core_->service_address(), topic);
+    return detail::lookup_topic(*core, core->service_address(), topic);
   }
 
   // The partition topics of `topic` ([topic] itself when it is not partitioned; [] if unknown).
   // Other names the broker's prefix match lists (e.g. <topic>_np) are dropped and logged at debug.
   [[nodiscard]] result<std::vector<std::string>> topic_partitions(std::string_view topic) const {
-    if (auto ok = validate_topic_name(topic); !ok) {
+    const auto core = core_;
+    if (auto ok = usable_(core, topic); !ok) {
       return std::unexpected(std::move(ok).error());
     }
-    return detail::topic_partitions(*core_, core_->service_address(), topic);
+    return detail::topic_partitions(*core, core->service_address(), topic);
   }
 
   // The schema registry, through this client's connections (docs/schema-registry.md).
-  [[nodiscard]] ::danube::schema_registry schema_registry() const { return ::danube::schema_registry(core_); }
+  [[nodiscard]] ::danube::schema_registry schema_registry() const {
+    return ::danube::schema_registry(core_ ? core_ : closed_core_());
+  }
 
   // Closes every producer and consumer made from this client and drops its connections.
-  // Idempotent; later calls fail with errc::closed.
-  void close() { core_->close(); }
+  // Idempotent, and a no-op on a moved-from client; later calls fail with errc::closed. Inside a
+  // library callback it does not wait for the client's other threads and callbacks: they finish
+  // after the callback returned (docs/reliability.md).
+  void close() {
+    if (const auto core = core_) {
+      core->close();
+    }
+  }
 
  private:
   friend class basic_client_builder<Auth, Tls>;
   explicit basic_client(std::shared_ptr<detail::client_core> core) : core_(std::move(core)) {}
+
+  // What a moved-from client's registry handle uses: every call fails with errc::closed.
+  [[nodiscard]] static std::shared_ptr<detail::client_core> closed_core_() {
+    static const auto closed = [] {
+      auto core = std::make_shared<detail::client_core>(detail::client_settings{});
+      core->close();
+      return core;
+    }();
+    return closed;
+  }
+
+  [[nodiscard]] static result<void> usable_(const std::shared_ptr<detail::client_core>& core, std::string_view topic) {
+    if (!core) {
+      return unexpected_error(errc::closed, "the client was moved from");
+    }
+    return validate_topic_name(topic);
+  }
 
   std::shared_ptr<detail::client_core> core_;
 };
@@ -200,8 +236,14 @@ class basic_client_builder {
     auto settings = settings_;
     settings.url = std::move(*url);
     settings.tls = std::move(*tls);
+    // The logger and the auth policy (a token supplier) are user code that must not block: run
+    // marked as such, so that the calls that would wait refuse to (docs/reliability.md).
+    if (settings.logger) {
+      settings.logger = detail::in_callback_scope(detail::callback_kind::completion, std::move(settings.logger));
+    }
     if constexpr (Auth::sends_credentials) {
       settings.authorization = [auth = *auth_](const auth_context& context) mutable {
+        const detail::callback_scope scope(detail::callback_kind::completion);
         return auth.authorization(context);
       };
     }

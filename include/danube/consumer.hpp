@@ -11,9 +11,11 @@
 #pragma once
 
 #include <danube/consumer_options.hpp>
+#include <danube/detail/callback_scope.hpp>
 #include <danube/detail/client_core.hpp>
 #include <danube/detail/lookup.hpp>
 #include <danube/detail/message_access.hpp>
+#include <danube/detail/once_completion.hpp>
 #include <danube/detail/receive_queue.hpp>
 #include <danube/detail/retry_loop.hpp>
 #include <danube/detail/topic_consumer.hpp>
@@ -49,74 +51,38 @@ class consumer_core final : public closable, public std::enable_shared_from_this
 
   [[nodiscard]] const consumer_options& options() const noexcept { return options_; }
 
+  // One subscribe() at a time per consumer: a concurrent call waits for the one in progress,
+  // then returns at once if it succeeded (each partition subscribes once).
   [[nodiscard]] result<void> subscribe() {
+    if (auto ok = check_may_wait("subscribe()"); !ok) {
+      return ok;
+    }
     {
-      std::lock_guard lock(mu_);
+      std::unique_lock lock(mu_);
+      subscribed_.wait(lock, [&] { return !subscribing_; });
       if (closed_) {
         return unexpected_error(errc::closed, "the consumer is closed");
       }
       if (!partitions_.empty()) {
         return {};
       }
+      subscribing_ = true;
     }
-    if (auto ch = client_->connect(client_->service_address()); !ch) {
-      return std::unexpected(std::move(ch).error());
-    }
-    auto names = with_retries(
-        retry_, [&] { return topic_partitions(*client_, client_->service_address(), options_.topic); },
-        [&](std::chrono::milliseconds delay) { return wait_(delay); });
-    if (!names) {
-      return std::unexpected(std::move(names).error());
-    }
-    if (names->empty()) {
-      return unexpected_error(errc::not_found, "no topic or partitions found for " + options_.topic);
-    }
-    // Every partition subscribes at once, on gRPC's callback API (no thread per partition).
-    std::vector<std::shared_ptr<topic_consumer>> partitions;
-    std::vector<std::future<result<void>>> outcomes;
-    for (auto& name : *names) {
-      partitions.push_back(std::make_shared<topic_consumer>(client_, std::move(name), options_, retry_, queue_));
-    }
+    auto outcome = subscribe_();
     {
       std::lock_guard lock(mu_);
-      pending_ = partitions;
+      subscribing_ = false;
     }
-    for (const auto& partition : partitions) {
-      auto promise = std::make_shared<std::promise<result<void>>>();
-      outcomes.push_back(promise->get_future());
-      partition->subscribe([promise](result<void> outcome) { promise->set_value(std::move(outcome)); });
-    }
-    std::optional<error> failure;
-    for (auto& outcome : outcomes) {
-      if (auto ok = outcome.get(); !ok && !failure) {
-        failure = std::move(ok).error();
-      }
-    }
-    {
-      std::lock_guard lock(mu_);
-      pending_.clear();
-      if (closed_ && !failure) {
-        failure = error(errc::closed, "the consumer was closed during subscribe()");
-      }
-      if (!failure) {
-        partitions_ = partitions;
-      }
-    }
-    if (failure) {
-      // Those already subscribed are released: no stream, no health check.
-      for (const auto& partition : partitions) {
-        partition->close();
-      }
-      return std::unexpected(std::move(*failure));
-    }
-    for (const auto& partition : partitions) {
-      partition->start();
-    }
-    client_->track(weak_from_this());
-    return {};
+    subscribed_.notify_all();
+    return outcome;
   }
 
   [[nodiscard]] result<message> receive(std::optional<std::chrono::milliseconds> timeout) {
+    if (timeout && timeout->count() > 0) {
+      if (auto ok = check_may_wait("receive() with a timeout"); !ok) {
+        return std::unexpected(std::move(ok).error());
+      }
+    }
     if (auto ok = ready_(); !ok) {
       return std::unexpected(std::move(ok).error());
     }
@@ -189,6 +155,76 @@ class consumer_core final : public closable, public std::enable_shared_from_this
   }
 
  private:
+  // subscribe() itself, one caller at a time.
+  [[nodiscard]] result<void> subscribe_() {
+    // Tracked before anything is subscribed: a client closing from now on closes this consumer,
+    // and with it what is being subscribed (pending_).
+    if (!tracked_) {
+      if (!client_->track(weak_from_this())) {
+        close();
+        return unexpected_error(errc::closed, "the client is closed");
+      }
+      tracked_ = true;
+    }
+    if (auto ch = client_->connect(client_->service_address()); !ch) {
+      return std::unexpected(std::move(ch).error());
+    }
+    auto names = with_retries(
+        retry_, [&] { return topic_partitions(*client_, client_->service_address(), options_.topic); },
+        [&](std::chrono::milliseconds delay) { return wait_(delay); });
+    if (!names) {
+      return std::unexpected(std::move(names).error());
+    }
+    if (names->empty()) {
+      return unexpected_error(errc::not_found, "no topic or partitions found for " + options_.topic);
+    }
+    // Every partition subscribes at once, on gRPC's callback API (no thread per partition).
+    std::vector<std::shared_ptr<topic_consumer>> partitions;
+    std::vector<std::future<result<void>>> outcomes;
+    for (auto& name : *names) {
+      partitions.push_back(std::make_shared<topic_consumer>(client_, std::move(name), options_, retry_, queue_));
+    }
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) {
+        return unexpected_error(errc::closed, "the consumer was closed during subscribe()");
+      }
+      pending_ = partitions;
+    }
+    for (const auto& partition : partitions) {
+      auto promise = std::make_shared<std::promise<result<void>>>();
+      outcomes.push_back(promise->get_future());
+      partition->subscribe([promise](result<void> outcome) { promise->set_value(std::move(outcome)); });
+    }
+    std::optional<error> failure;
+    for (auto& outcome : outcomes) {
+      if (auto ok = outcome.get(); !ok && !failure) {
+        failure = std::move(ok).error();
+      }
+    }
+    {
+      std::lock_guard lock(mu_);
+      pending_.clear();
+      if (closed_ && !failure) {
+        failure = error(errc::closed, "the consumer was closed during subscribe()");
+      }
+      if (!failure) {
+        partitions_ = partitions;
+      }
+    }
+    if (failure) {
+      // Those already subscribed are released: no stream, no health check.
+      for (const auto& partition : partitions) {
+        partition->close();
+      }
+      return std::unexpected(std::move(*failure));
+    }
+    for (const auto& partition : partitions) {
+      partition->start();
+    }
+    return {};
+  }
+
   // Sleeps `delay` unless the consumer is closed first (then returns false).
   [[nodiscard]] bool wait_(std::chrono::milliseconds delay) {
     std::unique_lock lock(mu_);
@@ -210,7 +246,9 @@ class consumer_core final : public closable, public std::enable_shared_from_this
     }
   }
 
+  // The listeners run marked as such (callback_scope): they may block, and may call anything.
   void drain_() {
+    const callback_scope scope(callback_kind::listener);
     for (;;) {
       auto next = queue_->pop(std::nullopt);
       if (next) {
@@ -284,8 +322,11 @@ class consumer_core final : public closable, public std::enable_shared_from_this
   std::condition_variable closing_;
   std::vector<std::shared_ptr<topic_consumer>> partitions_;
   std::vector<std::shared_ptr<topic_consumer>> pending_;  // subscribing right now
+  std::condition_variable subscribed_;                    // subscribing_ went false
   std::function<void(message)> on_message_;
   std::function<void(error)> on_error_;
+  bool subscribing_ = false;  // a subscribe() is in progress
+  bool tracked_ = false;      // the client knows this consumer
   bool listening_ = false;
   bool draining_ = false;
   bool closed_ = false;
@@ -302,8 +343,18 @@ class basic_consumer {
   using retry_policy_type = RetryPolicy;
   using completion = std::function<void(result<void>)>;
 
-  basic_consumer(basic_consumer&&) noexcept = default;
-  basic_consumer& operator=(basic_consumer&&) noexcept = default;
+  basic_consumer(basic_consumer&& other) noexcept : retry_(other.retry_), core_(std::move(other.core_)) {}
+  // Closes the consumer this one was, then takes `other`'s place.
+  basic_consumer& operator=(basic_consumer&& other) noexcept {
+    if (this != &other) {
+      const auto replaced = std::exchange(core_, std::move(other.core_));
+      retry_ = other.retry_;
+      if (replaced) {
+        replaced->close();
+      }
+    }
+    return *this;
+  }
   basic_consumer(const basic_consumer&) = delete;
   basic_consumer& operator=(const basic_consumer&) = delete;
   ~basic_consumer() {
@@ -312,59 +363,89 @@ class basic_consumer {
     }
   }
 
-  // Finds the topic's partitions and subscribes to each, then starts receiving.
-  [[nodiscard]] result<void> subscribe() { return core_->subscribe(); }
+  // Finds the topic's partitions and subscribes to each, then starts receiving. Safe to call
+  // again after a failure, and from several threads (they share one attempt).
+  [[nodiscard]] result<void> subscribe() {
+    const auto core = core_;
+    return core ? core->subscribe() : moved_from_();
+  }
 
-  // Waits up to `timeout` for the next message (errc::timeout when none came).
-  [[nodiscard]] result<message> receive(std::chrono::milliseconds timeout) { return core_->receive(timeout); }
+  // Waits up to `timeout` for the next message (errc::timeout when none came). Inside a send or
+  // ack completion, the token supplier or the logger it fails with errc::failed_precondition.
+  [[nodiscard]] result<message> receive(std::chrono::milliseconds timeout) {
+    const auto core = core_;
+    return core ? core->receive(timeout) : moved_from_();
+  }
   // The next message if one is waiting (errc::timeout otherwise); never blocks.
-  [[nodiscard]] result<message> try_receive() { return core_->receive(std::nullopt); }
+  [[nodiscard]] result<message> try_receive() {
+    const auto core = core_;
+    return core ? core->receive(std::nullopt) : moved_from_();
+  }
 
   // Delivers every message to `on_message` instead of receive(): on the client's listener thread,
   // one call at a time, in order. Failures the consumer could not recover from go to `on_error`.
-  // The listener may block (it holds up only this client's listeners) and may ack.
+  // The listener may block (it holds up only this client's listeners) and may call anything.
   [[nodiscard]] result<void> on_message(std::function<void(message)> on_message,
                                         std::function<void(error)> on_error = {}) {
     if (!on_message) {
       return detail::empty_callback("on_message");
     }
-    return core_->listen(std::move(on_message), std::move(on_error));
+    const auto core = core_;
+    return core ? core->listen(std::move(on_message), std::move(on_error)) : moved_from_();
   }
 
   // Acknowledges to the broker that owns the message's partition, and waits for its answer.
-  [[nodiscard]] result<void> ack(const message& m) { return ack_async(m).get(); }
-  [[nodiscard]] std::future<result<void>> ack_async(const message& m) {
-    return to_future_([&](completion done) { core_->ack(m, std::move(done)); });
+  // Inside a completion, the token supplier or the logger: errc::failed_precondition (use ack_async).
+  [[nodiscard]] result<void> ack(const message& m) {
+    if (auto ok = detail::check_may_wait("ack()"); !ok) {
+      return ok;
+    }
+    return ack_async(m).get();
   }
-  // Callback form: `done` runs once, on a client thread; it must not block. An empty `done` is
-  // refused (errc::invalid_argument) and nothing is sent; every other outcome goes to `done`.
+  [[nodiscard]] std::future<result<void>> ack_async(const message& m) {
+    return to_future_([&](completion done) { ack_(m, std::move(done)); });
+  }
+  // Callback form: `done` runs exactly once, on a client thread, with no lock of the library held;
+  // it must not block (docs/reliability.md lists what it may call). An empty `done` is refused
+  // (errc::invalid_argument) and nothing is sent; every other outcome goes to `done`.
   result<void> ack_async(const message& m, completion done) {
     if (!done) {
       return detail::empty_callback("ack_async");
     }
-    core_->ack(m, std::move(done));
+    ack_(m, as_callback_(std::move(done)));
     return {};
   }
 
   // Asks for redelivery (reliable topics), after at least `options.delay`.
   [[nodiscard]] result<void> nack(const message& m, const nack_options& options = {}) {
+    if (auto ok = detail::check_may_wait("nack()"); !ok) {
+      return ok;
+    }
     return nack_async(m, options).get();
   }
   [[nodiscard]] std::future<result<void>> nack_async(const message& m, const nack_options& options = {}) {
-    return to_future_([&](completion done) { core_->nack(m, options, std::move(done)); });
+    return to_future_([&](completion done) { nack_(m, options, std::move(done)); });
   }
   result<void> nack_async(const message& m, const nack_options& options, completion done) {
     if (!done) {
       return detail::empty_callback("nack_async");
     }
-    core_->nack(m, options, std::move(done));
+    nack_(m, options, as_callback_(std::move(done)));
     return {};
   }
 
-  // Stops the streams; receive() then fails with errc::closed. Idempotent.
-  void close() { core_->close(); }
+  // Stops the streams; receive() then fails with errc::closed. Idempotent; a no-op on a
+  // moved-from consumer.
+  void close() {
+    if (const auto core = core_) {
+      core->close();
+    }
+  }
 
-  [[nodiscard]] const consumer_options& options() const noexcept { return core_->options(); }
+  [[nodiscard]] const consumer_options& options() const noexcept {
+    static const consumer_options moved_from;
+    return core_ ? core_->options() : moved_from;
+  }
   [[nodiscard]] RetryPolicy& retry_policy() noexcept { return *retry_; }
 
  private:
@@ -378,11 +459,38 @@ class basic_consumer {
                                                         return policy->next_delay(failure, attempt);
                                                       })) {}
 
+  [[nodiscard]] static std::unexpected<error> moved_from_() {
+    return unexpected_error(errc::closed, "the consumer was moved from");
+  }
+
+  // A user's completion: run exactly once, marked as a callback that must not block.
+  [[nodiscard]] static completion as_callback_(completion done) {
+    return detail::once_completion<void>(detail::in_callback_scope(detail::callback_kind::completion, std::move(done)));
+  }
+
+  void ack_(const message& m, completion done) {
+    const auto core = core_;  // held for the call: a callback it runs inline may destroy this handle
+    if (!core) {
+      done(moved_from_());
+      return;
+    }
+    core->ack(m, std::move(done));
+  }
+
+  void nack_(const message& m, const nack_options& options, completion done) {
+    const auto core = core_;
+    if (!core) {
+      done(moved_from_());
+      return;
+    }
+    core->nack(m, options, std::move(done));
+  }
+
   template <class Start>
   [[nodiscard]] static std::future<result<void>> to_future_(Start&& start) {
     auto promise = std::make_shared<std::promise<result<void>>>();
     auto future = promise->get_future();
-    start([promise](result<void> outcome) { promise->set_value(std::move(outcome)); });
+    start(detail::once_completion<void>([promise](result<void> outcome) { promise->set_value(std::move(outcome)); }));
     return future;
   }
 
@@ -432,6 +540,9 @@ class basic_consumer_builder {
   }
 
   [[nodiscard]] result<basic_consumer<RetryPolicy>> build() const {
+    if (!client_) {
+      return unexpected_error(errc::closed, "the client was moved from");
+    }
     if (options_.topic.empty()) {
       return unexpected_error(errc::invalid_argument, "a consumer needs a topic: call topic(\"/namespace/name\")");
     }

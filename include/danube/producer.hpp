@@ -10,6 +10,7 @@
 // partition.
 #pragma once
 
+#include <danube/detail/callback_scope.hpp>
 #include <danube/detail/client_core.hpp>
 #include <danube/detail/pending_limiter.hpp>
 #include <danube/detail/retry_loop.hpp>
@@ -54,22 +55,156 @@ class producer_core final : public closable, public std::enable_shared_from_this
         retry_(std::move(retry)),
         limiter_(options_.max_pending_messages) {}
 
+  using clock = std::chrono::steady_clock;
+
   [[nodiscard]] const producer_options& options() const noexcept { return options_; }
-  [[nodiscard]] std::size_t partition_count() const noexcept { return partitions_.size(); }
+  [[nodiscard]] std::size_t partition_count() {
+    std::lock_guard lock(mu_);
+    return partitions_.size();
+  }
   [[nodiscard]] std::optional<resolved_schema> schema() {
     std::lock_guard lock(mu_);
     return schema_;
   }
 
+  // One create() at a time per producer: a concurrent call waits for the one in progress, then
+  // returns at once if it succeeded (each partition registers once).
   [[nodiscard]] result<void> create() {
+    if (auto ok = check_may_wait("create()"); !ok) {
+      return ok;
+    }
     {
-      std::lock_guard lock(mu_);
+      std::unique_lock lock(mu_);
+      created_.wait(lock, [&] { return !creating_; });
       if (closed_) {
         return unexpected_error(errc::closed, "the producer is closed");
       }
       if (!partitions_.empty()) {
         return {};
       }
+      creating_ = true;
+    }
+    auto outcome = create_();
+    {
+      std::lock_guard lock(mu_);
+      creating_ = false;
+    }
+    created_.notify_all();
+    return outcome;
+  }
+
+  // Validates, takes a pending slot and queues the message on `partition`'s pipeline. `complete`
+  // runs exactly once, never under a lock of the library.
+  void send(std::uint32_t partition, std::optional<std::string_view> key, payload_arg payload, const attributes& attrs,
+            send_completion complete) {
+    // The send timeout counts from here: waiting for room in the pending queue is part of it.
+    const auto deadline = clock::now() + options_.send_timeout;
+    if (auto ok = validate_(key, payload, attrs); !ok) {
+      complete(std::unexpected(std::move(ok).error()));
+      return;
+    }
+    std::shared_ptr<topic_producer> target;
+    std::optional<resolved_schema> schema;
+    std::optional<error> refused;
+    {
+      std::lock_guard lock(mu_);
+      schema = schema_;
+      if (closed_) {
+        refused = error(errc::closed, "the producer is closed");
+      } else if (partitions_.empty()) {
+        refused = error(errc::failed_precondition, "create() has not succeeded on this producer");
+      } else {
+        target = partitions_[partition % partitions_.size()];
+      }
+    }
+    if (refused) {
+      complete(std::unexpected(std::move(*refused)));
+      return;
+    }
+    // Inside a callback that must not block a full queue fails at once: the slots it would wait
+    // for may be freed only by the completions this very thread is about to run.
+    const auto when_full = check_may_wait("send") ? options_.when_full : queue_full_policy::fail;
+    if (auto ok = limiter_.acquire(when_full, deadline); !ok) {
+      complete(std::unexpected(std::move(ok).error()));
+      return;
+    }
+    auto op = std::make_shared<send_op>();
+    op->deadline = deadline;
+    op->request.set_payload(std::move(payload).release());
+    op->request.set_publish_time(static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count()));
+    if (!attrs.empty()) {
+      op->request.mutable_attributes()->insert(attrs.begin(), attrs.end());
+    }
+    if (key) {
+      op->request.set_routing_key(std::string(*key));
+    }
+    if (schema) {
+      op->request.set_schema_id(schema->schema_id);
+      op->request.set_schema_version(schema->version);
+    }
+    op->complete = [self = shared_from_this(), complete = std::move(complete)](result<message_id> outcome) {
+      self->limiter_.release();
+      complete(std::move(outcome));
+    };
+    target->send(std::move(op));
+  }
+
+  // Waits until the sends made before this call have completed (not those made meanwhile), at
+  // most until `deadline` (then errc::timeout).
+  [[nodiscard]] result<void> flush(std::optional<clock::time_point> deadline) {
+    if (auto ok = check_may_wait("flush()"); !ok) {
+      return ok;
+    }
+    std::vector<std::shared_ptr<topic_producer>> partitions;
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) {
+        return unexpected_error(errc::closed, "the producer is closed");
+      }
+      partitions = partitions_;
+    }
+    std::vector<std::uint64_t> marks;
+    marks.reserve(partitions.size());
+    for (const auto& partition : partitions) {
+      marks.push_back(partition->flush_mark());
+    }
+    for (std::size_t i = 0; i < partitions.size(); ++i) {
+      if (!partitions[i]->wait_completed(marks[i], deadline)) {
+        return unexpected_error(errc::timeout, "sends made before flush() were still unfinished at its deadline");
+      }
+    }
+    return {};
+  }
+
+  // Idempotent; a second close() (another thread, or the client closing) also waits for the
+  // partitions' completions (topic_producer::close()).
+  void close() override {
+    std::vector<std::shared_ptr<topic_producer>> partitions;
+    {
+      std::lock_guard lock(mu_);
+      closed_ = true;
+      partitions = partitions_;
+      partitions.insert(partitions.end(), pending_.begin(), pending_.end());
+    }
+    limiter_.close();
+    for (const auto& partition : partitions) {
+      partition->close();
+    }
+  }
+
+ private:
+  // create() itself, one caller at a time.
+  [[nodiscard]] result<void> create_() {
+    // Tracked before anything is registered: a client closing from now on closes this producer,
+    // and with it what is being created (pending_).
+    if (!tracked_) {
+      if (!client_->track(weak_from_this())) {
+        close();
+        return unexpected_error(errc::closed, "the client is closed");
+      }
+      tracked_ = true;
     }
     std::vector<std::shared_ptr<topic_producer>> created;
     const auto count = options_.partitions.value_or(0);
@@ -88,6 +223,9 @@ class producer_core final : public closable, public std::enable_shared_from_this
     }
     {
       std::lock_guard lock(mu_);
+      if (closed_) {
+        return unexpected_error(errc::closed, "the producer was closed during create()");
+      }
       pending_ = created;
     }
     std::vector<std::future<result<void>>> outcomes;
@@ -141,83 +279,9 @@ class producer_core final : public closable, public std::enable_shared_from_this
       }
       return unexpected_error(errc::closed, "the producer was closed during create()");
     }
-    client_->track(weak_from_this());
     return {};
   }
 
-  // Validates, takes a pending slot and queues the message on `partition`'s pipeline.
-  void send(std::uint32_t partition, std::optional<std::string_view> key, payload_arg payload, const attributes& attrs,
-            send_completion complete) {
-    if (auto ok = validate_(key, payload, attrs); !ok) {
-      complete(std::unexpected(std::move(ok).error()));
-      return;
-    }
-    std::shared_ptr<topic_producer> target;
-    std::optional<resolved_schema> schema;
-    {
-      std::lock_guard lock(mu_);
-      schema = schema_;
-      if (closed_) {
-        complete(unexpected_error(errc::closed, "the producer is closed"));
-        return;
-      }
-      if (partitions_.empty()) {
-        complete(unexpected_error(errc::failed_precondition, "create() has not succeeded on this producer"));
-        return;
-      }
-      target = partitions_[partition % partitions_.size()];
-    }
-    if (auto ok = limiter_.acquire(options_.when_full, options_.send_timeout); !ok) {
-      complete(std::unexpected(std::move(ok).error()));
-      return;
-    }
-    auto op = std::make_shared<send_op>();
-    op->request.set_payload(std::move(payload).release());
-    op->request.set_publish_time(static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count()));
-    if (!attrs.empty()) {
-      op->request.mutable_attributes()->insert(attrs.begin(), attrs.end());
-    }
-    if (key) {
-      op->request.set_routing_key(std::string(*key));
-    }
-    if (schema) {
-      op->request.set_schema_id(schema->schema_id);
-      op->request.set_schema_version(schema->version);
-    }
-    op->complete = [self = shared_from_this(), complete = std::move(complete)](result<message_id> outcome) {
-      self->limiter_.release();
-      complete(std::move(outcome));
-    };
-    target->send(std::move(op));
-  }
-
-  [[nodiscard]] result<void> flush() {
-    for (const auto& partition : snapshot_()) {
-      partition->flush();
-    }
-    return {};
-  }
-
-  void close() override {
-    std::vector<std::shared_ptr<topic_producer>> partitions;
-    {
-      std::lock_guard lock(mu_);
-      if (closed_) {
-        return;
-      }
-      closed_ = true;
-      partitions = partitions_;
-      partitions.insert(partitions.end(), pending_.begin(), pending_.end());
-    }
-    limiter_.close();
-    for (const auto& partition : partitions) {
-      partition->close();
-    }
-  }
-
- private:
   [[nodiscard]] static result<void> validate_(std::optional<std::string_view> key, const payload_arg& payload,
                                               const attributes& attrs) {
     if (payload.size() > max_payload_size) {
@@ -259,6 +323,9 @@ class producer_core final : public closable, public std::enable_shared_from_this
   std::vector<std::shared_ptr<topic_producer>> partitions_;
   std::vector<std::shared_ptr<topic_producer>> pending_;  // being created right now
   std::optional<resolved_schema> schema_;                 // stamped on every message
+  std::condition_variable created_;                       // creating_ went false
+  bool creating_ = false;                                 // a create() is in progress
+  bool tracked_ = false;                                  // the client knows this producer
   bool closed_ = false;
 };
 
@@ -274,8 +341,20 @@ class basic_producer {
   using router_type = Router;
   using completion = std::function<void(result<message_id>)>;
 
-  basic_producer(basic_producer&&) noexcept = default;
-  basic_producer& operator=(basic_producer&&) noexcept = default;
+  basic_producer(basic_producer&& other) noexcept
+      : retry_(other.retry_), router_(other.router_), core_(std::move(other.core_)) {}
+  // Closes the producer this one was, then takes `other`'s place.
+  basic_producer& operator=(basic_producer&& other) noexcept {
+    if (this != &other) {
+      const auto replaced = std::exchange(core_, std::move(other.core_));
+      retry_ = other.retry_;
+      router_ = other.router_;
+      if (replaced) {
+        replaced->close();
+      }
+    }
+    return *this;
+  }
   basic_producer(const basic_producer&) = delete;
   basic_producer& operator=(const basic_producer&) = delete;
   ~basic_producer() {
@@ -285,17 +364,28 @@ class basic_producer {
   }
 
   // Connects: looks up each partition's broker and registers the producer there. Safe to call
-  // again after a failure; a no-op once it succeeded.
-  [[nodiscard]] result<void> create() { return core_->create(); }
+  // again after a failure, and from several threads (they share one attempt); a no-op once it
+  // succeeded.
+  [[nodiscard]] result<void> create() {
+    const auto core = core_;
+    return core ? core->create() : moved_from_();
+  }
 
-  // Publishes and waits for the broker's answer.
+  // Publishes and waits for the broker's answer. Inside a send or ack completion, the token
+  // supplier or the logger it fails with errc::failed_precondition (use send_async there).
   [[nodiscard]] result<message_id> send(payload_arg payload, const attributes& attrs = {}) {
+    if (auto ok = detail::check_may_wait("send()"); !ok) {
+      return std::unexpected(std::move(ok).error());
+    }
     return send_async(std::move(payload), attrs).get();
   }
   // Publishes with a routing key: the key picks the partition (see the Router) and drives
   // KeyShared dispatch on the broker.
   [[nodiscard]] result<message_id> send_with_key(std::string_view key, payload_arg payload,
                                                  const attributes& attrs = {}) {
+    if (auto ok = detail::check_may_wait("send_with_key()"); !ok) {
+      return std::unexpected(std::move(ok).error());
+    }
     return send_with_key_async(key, std::move(payload), attrs).get();
   }
 
@@ -307,13 +397,14 @@ class basic_producer {
                                                                     const attributes& attrs = {}) {
     return to_future_([&](completion done) { dispatch_(key, std::move(payload), attrs, std::move(done)); });
   }
-  // Callback form: `done` runs once, on a client thread; it must not block. An empty `done` is
-  // refused (errc::invalid_argument) and nothing is sent; every other outcome goes to `done`.
+  // Callback form: `done` runs exactly once, on a client thread, with no lock of the library held;
+  // it must not block (docs/reliability.md lists what it may call). An empty `done` is refused
+  // (errc::invalid_argument) and nothing is sent; every other outcome goes to `done`.
   result<void> send_async(payload_arg payload, const attributes& attrs, completion done) {
     if (!done) {
       return detail::empty_callback("send_async");
     }
-    dispatch_(std::nullopt, std::move(payload), attrs, std::move(done));
+    dispatch_(std::nullopt, std::move(payload), attrs, as_callback_(std::move(done)));
     return {};
   }
   result<void> send_with_key_async(std::string_view key, payload_arg payload, const attributes& attrs,
@@ -321,19 +412,41 @@ class basic_producer {
     if (!done) {
       return detail::empty_callback("send_with_key_async");
     }
-    dispatch_(key, std::move(payload), attrs, std::move(done));
+    dispatch_(key, std::move(payload), attrs, as_callback_(std::move(done)));
     return {};
   }
 
-  // Waits until every send made so far has completed.
-  [[nodiscard]] result<void> flush() { return core_->flush(); }
+  // Waits until every send made before this call has completed (sends made meanwhile, by this or
+  // another thread, are not waited for). Each send ends within its send timeout, so this does too.
+  [[nodiscard]] result<void> flush() {
+    const auto core = core_;
+    return core ? core->flush(std::nullopt) : moved_from_();
+  }
+  // The same, but at most until `deadline`: errc::timeout if sends made before it are unfinished
+  // then (they go on).
+  [[nodiscard]] result<void> flush(std::chrono::steady_clock::time_point deadline) {
+    const auto core = core_;
+    return core ? core->flush(deadline) : moved_from_();
+  }
+  [[nodiscard]] result<void> flush(std::chrono::milliseconds timeout) {
+    return flush(std::chrono::steady_clock::now() + timeout);
+  }
 
-  // Fails queued sends with errc::closed and waits for those in flight. Idempotent.
-  void close() { core_->close(); }
+  // Fails queued sends with errc::closed and waits for those in flight. Idempotent; a no-op on a
+  // moved-from producer. Inside a library callback it does not wait: the completions left run
+  // after the callback returned.
+  void close() {
+    if (const auto core = core_) {
+      core->close();
+    }
+  }
 
-  [[nodiscard]] const producer_options& options() const noexcept { return core_->options(); }
+  [[nodiscard]] const producer_options& options() const noexcept {
+    static const producer_options moved_from;
+    return core_ ? core_->options() : moved_from;
+  }
   // The schema id and version every message carries, once create() resolved them.
-  [[nodiscard]] std::optional<resolved_schema> schema() const { return core_->schema(); }
+  [[nodiscard]] std::optional<resolved_schema> schema() const { return core_ ? core_->schema() : std::nullopt; }
   [[nodiscard]] RetryPolicy& retry_policy() noexcept { return *retry_; }
   [[nodiscard]] Router& router() noexcept { return *router_; }
 
@@ -344,16 +457,31 @@ class basic_producer {
   basic_producer(std::shared_ptr<detail::client_core> client, producer_options options, RetryPolicy retry,
                  Router router)
       : retry_(std::make_shared<RetryPolicy>(std::move(retry))),
-        router_(std::make_unique<Router>(std::move(router))),
+        router_(std::make_shared<Router>(std::move(router))),
         core_(std::make_shared<detail::producer_core>(std::move(client), std::move(options),
                                                       [policy = retry_](const error& failure, unsigned attempt) {
                                                         return policy->next_delay(failure, attempt);
                                                       })) {}
 
+  [[nodiscard]] static std::unexpected<error> moved_from_() {
+    return unexpected_error(errc::closed, "the producer was moved from");
+  }
+
+  // A user's completion, marked as a callback that must not block while it runs.
+  [[nodiscard]] static completion as_callback_(completion done) {
+    return detail::in_callback_scope(detail::callback_kind::completion, std::move(done));
+  }
+
   void dispatch_(std::optional<std::string_view> key, payload_arg payload, const attributes& attrs, completion done) {
-    const auto partitions = static_cast<std::uint32_t>(core_->partition_count());
+    // Held for the call: a callback it runs inline may destroy this handle.
+    const auto core = core_;
+    if (!core) {
+      done(moved_from_());
+      return;
+    }
+    const auto partitions = static_cast<std::uint32_t>(core->partition_count());
     const auto partition = partitions <= 1 ? 0U : router_->select_partition(key, partitions);
-    core_->send(partition, key, std::move(payload), attrs, std::move(done));
+    core->send(partition, key, std::move(payload), attrs, std::move(done));
   }
 
   template <class Start>
@@ -364,8 +492,9 @@ class basic_producer {
     return future;
   }
 
-  std::shared_ptr<RetryPolicy> retry_;  // shared with the core, which retries in the background
-  std::unique_ptr<Router> router_;      // stable address: routers are called concurrently
+  // Shared with the core, which retries in the background, and kept by a moved-from handle.
+  std::shared_ptr<RetryPolicy> retry_;
+  std::shared_ptr<Router> router_;  // stable address: routers are called concurrently
   std::shared_ptr<detail::producer_core> core_;
 };
 
@@ -454,6 +583,9 @@ class basic_producer_builder {
   }
 
   [[nodiscard]] result<basic_producer<RetryPolicy, Router>> build() const {
+    if (!client_) {
+      return unexpected_error(errc::closed, "the client was moved from");
+    }
     if (options_.topic.empty()) {
       return unexpected_error(errc::invalid_argument, "a producer needs a topic: call topic(\"/namespace/name\")");
     }

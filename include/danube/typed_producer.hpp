@@ -14,6 +14,7 @@
 #include <danube/producer.hpp>
 #include <danube/serializer.hpp>
 
+#include <chrono>
 #include <functional>
 #include <future>
 #include <string_view>
@@ -64,6 +65,8 @@ class typed_producer {
   }
 
   [[nodiscard]] result<void> flush() { return producer_.flush(); }
+  [[nodiscard]] result<void> flush(std::chrono::steady_clock::time_point deadline) { return producer_.flush(deadline); }
+  [[nodiscard]] result<void> flush(std::chrono::milliseconds timeout) { return producer_.flush(timeout); }
   void close() { producer_.close(); }
 
   [[nodiscard]] Producer& untyped() noexcept { return producer_; }

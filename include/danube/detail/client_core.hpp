@@ -4,6 +4,7 @@
 #pragma once
 
 #include <danube/detail/callback_queue_pin.hpp>
+#include <danube/detail/callback_scope.hpp>
 #include <danube/detail/channel_reaper.hpp>
 #include <danube/detail/executor.hpp>
 #include <danube/detail/grpc_status.hpp>
@@ -18,6 +19,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -66,6 +68,9 @@ class client_core : public std::enable_shared_from_this<client_core> {
  public:
   explicit client_core(client_settings settings) : settings_(std::move(settings)) {
     pin_callback_queue();  // before this client's first channel: see callback_queue_pin.hpp
+    // Constructed before this client is, the reaper is destroyed after it, even when the client
+    // lives at namespace scope and closes at exit (static objects die in reverse order).
+    (void)channel_reaper::instance();
     if (settings_.tls.enabled) {
       grpc::SslCredentialsOptions options;
       options.pem_root_certs = settings_.tls.root_certificates;
@@ -240,10 +245,16 @@ class client_core : public std::enable_shared_from_this<client_core> {
     }
   }
 
-  void track(std::weak_ptr<closable> resource) {
+  // Registers a producer or consumer to close with the client; false once the client is closed
+  // (the caller then closes it itself).
+  [[nodiscard]] bool track(std::weak_ptr<closable> resource) {
     std::lock_guard lock(mu_);
+    if (closed_) {
+      return false;
+    }
     std::erase_if(tracked_, [](const auto& w) { return w.expired(); });
     tracked_.push_back(std::move(resource));
+    return true;
   }
 
   [[nodiscard]] bool closed() const {
@@ -251,13 +262,17 @@ class client_core : public std::enable_shared_from_this<client_core> {
     return closed_;
   }
 
-  // Closes every producer and consumer made from this client, then drops the channels.
+  // Closes every producer and consumer made from this client, then drops the channels. A second
+  // close() waits for the first to finish, except inside a library callback (which never waits).
   void close() {
     std::vector<std::weak_ptr<closable>> tracked;
     std::vector<std::shared_ptr<grpc::ClientContext>> exchanges;
     {
-      std::lock_guard lock(mu_);
+      std::unique_lock lock(mu_);
       if (closed_) {
+        if (!inside_callback()) {
+          close_finished_.wait(lock, [&] { return close_done_; });
+        }
         return;
       }
       closed_ = true;
@@ -275,6 +290,11 @@ class client_core : public std::enable_shared_from_this<client_core> {
     timers_.stop();
     listeners_.stop();
     retire_channels_();
+    {
+      std::lock_guard lock(mu_);
+      close_done_ = true;
+    }
+    close_finished_.notify_all();
   }
 
  private:
@@ -386,7 +406,9 @@ class client_core : public std::enable_shared_from_this<client_core> {
   scheduler timers_;
   executor listeners_;
   mutable std::mutex mu_;
+  std::condition_variable close_finished_;
   bool closed_ = false;
+  bool close_done_ = false;  // close() has returned
   std::map<std::string, std::vector<std::shared_ptr<grpc::Channel>>, std::less<>> channels_;  // by connect URL
   std::vector<std::weak_ptr<closable>> tracked_;
   std::vector<std::shared_ptr<grpc::ClientContext>> exchanges_;  // api-key exchanges in progress

@@ -5,6 +5,7 @@
 #include <danube/detail/scheduler.hpp>
 #include <danube/error.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -49,5 +50,35 @@ void retry_later(scheduler& timers, const retry_schedule& schedule, error failur
     give_up(error(errc::closed, "the client is closed"));
   }
 }
+
+// Consecutive failures of work that is retried for as long as its owner lives (a consumer
+// repairing its stream): the n-th failure waits the policy's delay for attempt n; once the policy
+// gives up, the longest delay it gave (1 s if it never gave one) from then on. The policy itself is
+// asked by the caller, outside its locks (it is user code): next_attempt(), then delay(asked).
+class persistent_backoff {
+ public:
+  [[nodiscard]] unsigned next_attempt() noexcept {
+    if (failures_ < max_counted) {
+      ++failures_;
+    }
+    return failures_;
+  }
+
+  [[nodiscard]] std::chrono::milliseconds delay(std::optional<std::chrono::milliseconds> asked) noexcept {
+    if (asked) {
+      longest_ = std::max(longest_, *asked);
+      return *asked;
+    }
+    return longest_ > std::chrono::milliseconds::zero() ? longest_ : std::chrono::milliseconds(1000);
+  }
+
+  // The work succeeded: the next failure starts the schedule over.
+  void reset() noexcept { failures_ = 0; }
+
+ private:
+  static constexpr unsigned max_counted = 1'000'000;
+  unsigned failures_ = 0;
+  std::chrono::milliseconds longest_{0};
+};
 
 }  // namespace danube::detail

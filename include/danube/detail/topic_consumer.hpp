@@ -5,9 +5,11 @@
 
 #include <danube/consumer_options.hpp>
 #include <danube/detail/async_call.hpp>
+#include <danube/detail/callback_scope.hpp>
 #include <danube/detail/client_core.hpp>
 #include <danube/detail/lookup.hpp>
 #include <danube/detail/message_access.hpp>
+#include <danube/detail/once_completion.hpp>
 #include <danube/detail/proto.hpp>
 #include <danube/detail/receive_queue.hpp>
 #include <danube/detail/resolve_async.hpp>
@@ -53,8 +55,9 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
   [[nodiscard]] const std::string& topic() const noexcept { return topic_; }
 
   // Looks the topic up and subscribes on the broker that serves it, retrying retryable failures
-  // per the policy; `done` runs once (on a gRPC or scheduler thread). Does not open the stream.
-  void subscribe(completion done) { attempt_subscribe_(std::move(done), 1); }
+  // per the policy; `done` runs exactly once (on a gRPC or scheduler thread; with errc::closed if
+  // the client closes first, also while waiting to retry). Does not open the stream.
+  void subscribe(completion done) { attempt_subscribe_(once_completion<void>(std::move(done)), 1); }
 
   // Opens the delivery stream. Call once, after subscribe() succeeded.
   void start() {
@@ -103,10 +106,12 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
         });
   }
 
-  // Ends the stream and the health check; returns once gRPC is done with the stream (bounded).
+  // Ends the stream, the health check and any pending repair; returns once gRPC is done with the
+  // stream (bounded), or at once inside a library callback (which never waits for another thread).
   void close() {
     std::shared_ptr<stream_reader> reader;
     scheduler::task_id watch = 0;
+    scheduler::task_id repair = 0;
     {
       std::lock_guard lock(mu_);
       if (closed_) {
@@ -115,10 +120,12 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
       closed_ = true;
       reader = std::move(reader_);
       watch = std::exchange(health_watch_, 0);
+      repair = std::exchange(repair_timer_, 0);
     }
     core_->unwatch_health(watch);
+    core_->timers().discard(repair);
     if (reader) {
-      reader->close(std::chrono::seconds(1));
+      reader->close(inside_callback() ? std::chrono::milliseconds(0) : std::chrono::milliseconds(1000));
     }
   }
 
@@ -239,7 +246,8 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
                                                   });
     // The stream has no deadline: it lives as long as the consumer.
     if (auto ok = core_->prepare(reader->context(), address, std::nullopt); !ok) {
-      fail_(std::move(ok).error());
+      fail_(ok.error());
+      repair_after_(ok.error());
       return;
     }
     std::shared_ptr<stream_reader> previous;
@@ -261,42 +269,33 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
   // Subscribe again (the same names give back the same consumer) and reopen; streams that keep
   // ending at once back off per the retry policy.
   void on_stream_end_(std::uint64_t generation, const grpc::Status& status) {
-    std::optional<std::chrono::milliseconds> delay;
+    bool quick = false;
     {
       std::lock_guard lock(mu_);
       if (closed_ || generation != generation_) {
         return;
       }
-      if (clock::now() - opened_at_ < std::chrono::seconds(1)) {
-        const error failure =
-            status.ok() ? error(errc::unavailable, "the stream ended at once") : error_from_grpc(status);
-        delay = retry_(failure, ++quick_ends_);
-        if (!delay) {
-          quick_ends_ = 0;
-          delay = retry_(failure, 1).value_or(std::chrono::milliseconds(200));
-        }
-      } else {
-        quick_ends_ = 0;
+      quick = clock::now() - opened_at_ < std::chrono::seconds(1);
+      if (!quick) {
+        backoff_.reset();  // it lived: a fresh start
       }
     }
     core_->log(log_level::info, "consumer " + options_.consumer_name + " on " + topic_ + ": stream ended (" +
                                     status.error_message() + "), subscribing again");
-    if (delay) {
-      core_->timers().schedule(*delay, [weak = weak_from_this()] {
-        if (const auto self = weak.lock()) {
-          self->resubscribe_();
-        }
-      });
+    if (quick) {
+      repair_after_(status.ok() ? error(errc::unavailable, "the stream ended at once") : error_from_grpc(status));
     } else {
       resubscribe_();
     }
   }
 
   // Lookup + Subscribe + a new stream. Retryable failures keep being retried (the application is
-  // told each time the policy gives up), and so does NOT_FOUND: the topic existed a moment ago (a
-  // restarted broker may not know it until its producer is back). Any other failure stops this
-  // partition; the application is told.
+  // told each time the policy gives up; told once while unread: see receive_queue::notify), and so
+  // does NOT_FOUND: the topic existed a moment ago (a restarted broker may not know it until its
+  // producer is back). Consecutive failures back off per the retry policy. Any other failure stops
+  // this partition; the application is told.
   void resubscribe_() {
+    scheduler::task_id repair = 0;
     {
       std::lock_guard lock(mu_);
       if (closed_ || resubscribing_) {
@@ -304,7 +303,9 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
       }
       resubscribing_ = true;
       ++generation_;  // the current stream's end is ours, not news
+      repair = std::exchange(repair_timer_, 0);
     }
+    core_->timers().discard(repair);
     subscribe([weak = weak_from_this()](result<void> outcome) {
       const auto self = weak.lock();
       if (!self) {
@@ -320,12 +321,34 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
       }
       self->fail_(outcome.error());
       if (outcome.error().retryable() || outcome.error() == errc::not_found) {
-        self->core_->timers().schedule(self->retry_(outcome.error(), 1).value_or(std::chrono::milliseconds(200)),
-                                       [weak] {
-                                         if (const auto again = weak.lock()) {
-                                           again->resubscribe_();
-                                         }
-                                       });
+        self->repair_after_(outcome.error());
+      }
+    });
+  }
+
+  // Subscribes again after the backoff `failure` earns; one pending repair per partition.
+  void repair_after_(const error& failure) {
+    unsigned attempt = 0;
+    {
+      std::lock_guard lock(mu_);
+      if (closed_ || repair_timer_ != 0) {
+        return;
+      }
+      attempt = backoff_.next_attempt();
+    }
+    const auto asked = retry_(failure, attempt);  // user code: no lock held
+    std::lock_guard lock(mu_);
+    if (closed_ || repair_timer_ != 0) {
+      return;
+    }
+    // The scheduler's lock is a leaf (it never calls out while held): taking it under mu_ is safe.
+    repair_timer_ = core_->timers().schedule(backoff_.delay(asked), [weak = weak_from_this()] {
+      if (const auto self = weak.lock()) {
+        {
+          std::lock_guard again(self->mu_);
+          self->repair_timer_ = 0;
+        }
+        self->resubscribe_();
       }
     });
   }
@@ -333,9 +356,10 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
   // Tells the application (through receive() or the listener's error callback): never silence.
   void fail_(const error& failure) {
     if (!is_closed_()) {
-      queue_->notify(error(failure.code(),
-                           "consumer " + options_.consumer_name + " on " + topic_ + ": " + failure.message(),
-                           failure.grpc_status()));
+      queue_->notify(
+          error(failure.code(), "consumer " + options_.consumer_name + " on " + topic_ + ": " + failure.message(),
+                failure.grpc_status()),
+          topic_);
     }
   }
 
@@ -360,9 +384,10 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
   std::uint64_t consumer_id_ = 0;
   std::shared_ptr<stream_reader> reader_;
   scheduler::task_id health_watch_ = 0;
-  std::uint64_t generation_ = 0;  // which stream is current; older streams' ends are ignored
+  scheduler::task_id repair_timer_ = 0;  // the one pending re-subscription (0: none)
+  std::uint64_t generation_ = 0;         // which stream is current; older streams' ends are ignored
   clock::time_point opened_at_{};
-  unsigned quick_ends_ = 0;
+  persistent_backoff backoff_;  // streams ending at once and failed re-subscriptions, in a row
   bool started_ = false;
   bool resubscribing_ = false;
   bool closed_ = false;

@@ -3,13 +3,17 @@
 // its recovery when the broker loses it.
 //
 // Every send stays queued until the broker acknowledged it or it failed for good, so recovery
-// never loses a message; a resend after a lost answer may duplicate one (at-least-once).
+// never loses a message; a resend after a lost answer may duplicate one (at-least-once). Every
+// send ends by its deadline (the send timeout from the send() call): one timer per partition
+// wakes the pipeline for the earliest deadline or backoff, also while recovery keeps failing.
 #pragma once
 
 #include <danube/detail/async_call.hpp>
+#include <danube/detail/callback_scope.hpp>
 #include <danube/detail/client_core.hpp>
 #include <danube/detail/grpc_status.hpp>
 #include <danube/detail/lookup.hpp>
+#include <danube/detail/once_completion.hpp>
 #include <danube/detail/proto.hpp>
 #include <danube/detail/resolve_async.hpp>
 #include <danube/detail/retry_loop.hpp>
@@ -39,6 +43,23 @@ using send_completion = std::function<void(result<message_id>)>;
 struct send_op {
   enum class stage : std::uint8_t { waiting, in_flight, done };
 
+  send_op() = default;
+  send_op(const send_op&) = delete;
+  send_op& operator=(const send_op&) = delete;
+  // A send dropped before its completion ran (nothing should drop one) still completes, once.
+  ~send_op() {
+    if (complete) {
+      std::exchange(complete, nullptr)(unexpected_error(errc::closed, "the producer was closed"));
+    }
+  }
+
+  // Runs the completion; later calls do nothing.
+  void finish(result<message_id> value) {
+    if (complete) {
+      std::exchange(complete, nullptr)(std::move(value));
+    }
+  }
+
   wire::StreamMessage request;
   wire::MessageResponse response;
   std::unique_ptr<grpc::ClientContext> context;
@@ -46,12 +67,15 @@ struct send_op {
   std::optional<result<message_id>> outcome;  // set once the send is done, successfully or not
   stage state = stage::waiting;
   unsigned attempts = 0;                             // retries of retryable failures since the last recovery
+  std::uint64_t sequence = 0;                        // its place in this partition's queue, from 1
   std::chrono::steady_clock::time_point deadline;    // the send timeout, from the send() call
   std::chrono::steady_clock::time_point not_before;  // backoff before the next attempt
 };
 
 class topic_producer : public std::enable_shared_from_this<topic_producer> {
  public:
+  using clock = std::chrono::steady_clock;
+
   topic_producer(std::shared_ptr<client_core> core, std::string topic, std::string name,
                  const producer_options& options, retry_schedule retry)
       : core_(std::move(core)),
@@ -67,17 +91,18 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
 
   // Looks the topic up and registers the producer on the broker that serves it (creating the
   // topic there if it is new), retrying retryable failures per the policy with a fresh lookup each
-  // time. Runs on gRPC's callback API; `done` runs once, on a gRPC or scheduler thread.
-  void create(completion done) { attempt_create_(std::move(done), 1); }
+  // time. Runs on gRPC's callback API; `done` runs exactly once, on a gRPC or scheduler thread
+  // (with errc::closed if the client closes first, also while waiting to retry).
+  void create(completion done) { attempt_create_(once_completion<void>(std::move(done)), 1); }
 
-  // Queues one message; `op->complete` runs exactly once, in queue order, on a gRPC thread (or
-  // on this thread if the producer is already closed).
+  // Queues one message whose `deadline` is set; `op->complete` runs exactly once, in queue order,
+  // on a gRPC or scheduler thread (or on this thread if the producer is already closed).
   void send(std::shared_ptr<send_op> op) {
-    op->deadline = std::chrono::steady_clock::now() + options_.send_timeout;
     bool start = false;
     {
       std::lock_guard lock(mu_);
       if (!closed_) {
+        op->sequence = ++queued_;
         ops_.push_back(std::move(op));
         op = nullptr;
         // With the window full, the next completion starts this send: nothing to do here.
@@ -85,7 +110,7 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
       }
     }
     if (op) {
-      op->complete(unexpected_error(errc::closed, "the producer is closed"));
+      op->finish(unexpected_error(errc::closed, "the producer is closed"));
       return;
     }
     if (start) {
@@ -93,44 +118,66 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
     }
   }
 
-  // Waits until every queued send has completed (its completion has run).
-  void flush() {
+  // The sequence number of the last send queued so far: what a flush() now waits for.
+  [[nodiscard]] std::uint64_t flush_mark() {
+    std::lock_guard lock(mu_);
+    return queued_;
+  }
+
+  // Waits until the completions of every send up to `mark` have run; false if `deadline` came
+  // first. Later sends are not waited for.
+  [[nodiscard]] bool wait_completed(std::uint64_t mark, std::optional<clock::time_point> deadline) {
     std::unique_lock lock(mu_);
-    idle_.wait(lock, [&] { return ops_.empty() && !delivering_; });
+    const auto done = [&] { return completed_through_ >= mark; };
+    if (!deadline) {
+      idle_.wait(lock, done);
+      return true;
+    }
+    return idle_.wait_until(lock, *deadline, done);
   }
 
   // Fails queued sends with errc::closed, cancels those in flight, and returns once every
-  // completion has run (still in queue order).
+  // completion has run (still in queue order). Inside a library callback it does not wait: the
+  // completions left run after the callback returns (the thread running it may be the one that
+  // delivers them).
+  // A second close() (another thread, or the client closing) waits for the same.
   void close() {
     std::vector<std::shared_ptr<send_op>> to_cancel;
     scheduler::task_id watch = 0;
+    scheduler::task_id wake = 0;
+    bool first = false;
     {
       std::lock_guard lock(mu_);
-      if (closed_) {
-        return;
-      }
-      closed_ = true;
-      watch = std::exchange(health_watch_, 0);
-      for (const auto& op : ops_) {
-        if (op->state == send_op::stage::waiting) {
-          finish_locked_(*op, unexpected_error(errc::closed, "the producer was closed before the message was sent"));
-        } else if (op->state == send_op::stage::in_flight) {
-          to_cancel.push_back(op);
+      first = !std::exchange(closed_, true);
+      if (first) {
+        watch = std::exchange(health_watch_, 0);
+        wake = std::exchange(wake_timer_, 0);
+        for (const auto& op : ops_) {
+          if (op->state == send_op::stage::waiting) {
+            finish_locked_(*op, unexpected_error(errc::closed, "the producer was closed before the message was sent"));
+          } else if (op->state == send_op::stage::in_flight) {
+            to_cancel.push_back(op);
+          }
         }
       }
     }
     core_->unwatch_health(watch);
+    core_->timers().discard(wake);
     for (const auto& op : to_cancel) {
       op->context->TryCancel();
     }
-    deliver_completed_();
+    to_cancel.clear();
+    if (first) {
+      deliver_completed_();
+    }
+    if (inside_callback()) {
+      return;
+    }
     std::unique_lock lock(mu_);
     idle_.wait(lock, [&] { return ops_.empty() && !delivering_; });
   }
 
  private:
-  using clock = std::chrono::steady_clock;
-
   [[nodiscard]] wire::ProducerRequest create_request_() const {
     wire::ProducerRequest request;
     request.set_request_id(core_->next_request_id());
@@ -184,6 +231,9 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
       }
     }
     core_->unwatch_health(closed ? watch : previous);
+    if (closed) {
+      return unexpected_error(errc::closed, "the producer was closed during create()");
+    }
     return {};
   }
 
@@ -234,9 +284,9 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
   }
 
   // The broker lost this producer (CLOSE, NOT_FOUND, retries exhausted): look the topic up again
-  // and register again, without blocking any thread; queued sends wait and then go out again in
-  // order. If that fails for good, the queued sends fail with the error (never silently) and the
-  // next send starts over.
+  // and register again, without blocking any thread; queued sends wait (each at most until its
+  // deadline) and then go out again in order. If that fails for good, the queued sends fail with
+  // the error (never silently) and the next send starts over.
   void recover_() {
     {
       std::lock_guard lock(mu_);
@@ -270,95 +320,144 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
           }
         }
       }
-      self->core_->log(log_level::error, "producer " + self->name_ + " on " + self->topic_ +
-                                             " could not recover: " + outcome.error().message());
+      if (outcome.error() != errc::closed) {
+        self->core_->log(log_level::error, "producer " + self->name_ + " on " + self->topic_ +
+                                               " could not recover: " + outcome.error().message());
+      }
       self->deliver_completed_();
     });
   }
 
-  // Starts waiting sends, in queue order, while the in-flight window has room. A send backing off
-  // is a barrier: later sends do not overtake it. RPCs start outside the lock.
+  // Starts waiting sends, in queue order, while the in-flight window has room, and fails those
+  // past their deadline. A send backing off is a barrier: later sends do not overtake it. RPCs
+  // start outside the lock. One thread at a time runs this loop; a call meanwhile (from another
+  // thread, or from a completion or a failed start on this one) makes it go round again instead of
+  // recursing, so a queue of n sends that all fail to start costs n iterations, not n frames.
   void start_ready_() {
-    std::vector<std::shared_ptr<send_op>> starting;
-    std::shared_ptr<wire::ProducerService::Stub> stub;
-    broker_address address;
-    std::optional<clock::duration> wake_in;
-    bool expired = false;
-    bool needs_recovery = false;
     {
       std::lock_guard lock(mu_);
-      if (closed_ || recovering_) {
+      if (starting_) {
+        again_ = true;
         return;
       }
-      const auto now = clock::now();
-      // Every op before scan_from_ is in flight or done: the scan starts after them, so it costs
-      // O(1) per call instead of O(in flight).
-      for (auto i = scan_from_; i < ops_.size(); ++i) {
-        const auto& op = ops_[i];
-        if (op->state != send_op::stage::waiting) {
-          if (i == scan_from_) {
-            ++scan_from_;
-          }
+      starting_ = true;
+    }
+    for (;;) {
+      std::vector<std::shared_ptr<send_op>> starting;
+      std::shared_ptr<wire::ProducerService::Stub> stub;
+      broker_address address;
+      bool expired = false;
+      bool needs_recovery = false;
+      {
+        std::lock_guard lock(mu_);
+        again_ = false;
+        if (!closed_) {
+          scan_locked_(starting, expired, needs_recovery);
+          stub = stub_;
+          address = address_;
+        }
+      }
+      if (expired) {
+        deliver_completed_();
+      }
+      if (needs_recovery) {
+        recover_();
+      }
+      bool failed_to_start = false;
+      for (auto& op : starting) {
+        const auto remaining = std::chrono::ceil<std::chrono::milliseconds>(op->deadline - clock::now());
+        if (auto ok = core_->prepare(*op->context, address, std::max(remaining, std::chrono::milliseconds(1))); !ok) {
+          settle_(*op, std::move(ok).error());
+          failed_to_start = true;
           continue;
         }
-        if (now >= op->deadline) {
-          finish_locked_(*op,
-                         unexpected_error(errc::timeout, "the message was not acknowledged within the send timeout"));
-          expired = true;
-          if (i == scan_from_) {
-            ++scan_from_;
-          }
-          continue;
-        }
-        if (!registered_) {
-          needs_recovery = true;
-          break;
-        }
-        if (op->not_before > now) {
-          wake_in = op->not_before - now;
-          break;
-        }
-        if (in_flight_ >= options_.max_in_flight) {
-          break;
-        }
-        stamp_(*op);
-        op->state = send_op::stage::in_flight;
-        ++in_flight_;
+        auto* raw = op.get();
+        stub->async()->SendMessage(
+            raw->context.get(), &raw->request, &raw->response,
+            [self = shared_from_this(), op = std::move(op)](const grpc::Status& status) {
+              self->on_sent_(*op, status.ok() ? std::nullopt : std::optional<error>(error_from_grpc(status)));
+            });
+      }
+      std::lock_guard lock(mu_);
+      if (!failed_to_start && !again_) {
+        starting_ = false;
+        return;
+      }
+    }
+  }
+
+  // One pass over the queue (mu_ held): expires, collects what may start, arms the wake-up timer.
+  void scan_locked_(std::vector<std::shared_ptr<send_op>>& starting, bool& expired, bool& needs_recovery) {
+    const auto now = clock::now();
+    std::optional<clock::time_point> wake_at;
+    // Every op before scan_from_ is in flight or done: the scan starts after them, so it costs
+    // O(1) per call instead of O(in flight).
+    for (auto i = scan_from_; i < ops_.size(); ++i) {
+      const auto& op = ops_[i];
+      if (op->state != send_op::stage::waiting) {
         if (i == scan_from_) {
           ++scan_from_;
         }
-        starting.push_back(op);
-      }
-      stub = stub_;
-      address = address_;
-    }
-    if (expired) {
-      deliver_completed_();
-    }
-    if (needs_recovery) {
-      recover_();
-      return;
-    }
-    if (wake_in) {
-      core_->timers().schedule(std::chrono::ceil<std::chrono::milliseconds>(*wake_in), [weak = weak_from_this()] {
-        if (const auto self = weak.lock()) {
-          self->start_ready_();
-        }
-      });
-    }
-    for (auto& op : starting) {
-      const auto remaining = std::chrono::ceil<std::chrono::milliseconds>(op->deadline - clock::now());
-      if (auto ok = core_->prepare(*op->context, address, std::max(remaining, std::chrono::milliseconds(1))); !ok) {
-        on_sent_(*op, std::move(ok).error());
         continue;
       }
-      auto* raw = op.get();
-      stub->async()->SendMessage(raw->context.get(), &raw->request, &raw->response,
-                                 [self = shared_from_this(), op = std::move(op)](const grpc::Status& status) {
-                                   self->on_sent_(
-                                       *op, status.ok() ? std::nullopt : std::optional<error>(error_from_grpc(status)));
-                                 });
+      if (now >= op->deadline) {
+        finish_locked_(*op,
+                       unexpected_error(errc::timeout, "the message was not acknowledged within the send timeout"));
+        expired = true;
+        if (i == scan_from_) {
+          ++scan_from_;
+        }
+        continue;
+      }
+      if (!registered_ || recovering_) {
+        // Waits for the recovery, but not past its deadline.
+        needs_recovery = !recovering_;
+        wake_at = op->deadline;
+        break;
+      }
+      if (op->not_before > now) {
+        wake_at = std::min(op->not_before, op->deadline);
+        break;
+      }
+      if (in_flight_ >= options_.max_in_flight) {
+        break;  // a completion starts the next one
+      }
+      stamp_(*op);
+      op->state = send_op::stage::in_flight;
+      ++in_flight_;
+      if (i == scan_from_) {
+        ++scan_from_;
+      }
+      starting.push_back(op);
     }
+    if (wake_at) {
+      arm_wake_locked_(*wake_at);
+    }
+  }
+
+  // One timer per partition: kept if it fires soon enough, else replaced.
+  void arm_wake_locked_(clock::time_point at) {
+    if (wake_timer_ != 0 && wake_at_ <= at) {
+      return;
+    }
+    // The scheduler's lock is a leaf (it never calls out while held): taking it under mu_ is safe.
+    if (wake_timer_ != 0) {
+      core_->timers().discard(wake_timer_);
+    }
+    const auto generation = ++wake_generation_;
+    wake_at_ = at;
+    wake_timer_ = core_->timers().schedule(std::chrono::ceil<std::chrono::milliseconds>(at - clock::now()),
+                                           [weak = weak_from_this(), generation] {
+                                             if (const auto self = weak.lock()) {
+                                               {
+                                                 std::lock_guard lock(self->mu_);
+                                                 if (self->wake_generation_ == generation) {
+                                                   self->wake_timer_ = 0;
+                                                 }
+                                               }
+                                               self->start_ready_();
+                                             }
+                                           });
   }
 
   // Called with mu_ held: fills in what depends on the current registration.
@@ -372,17 +471,33 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
     op.request.set_producer_name(name_);
   }
 
-  // An answer (or a failure to start): done, retried after a backoff, or held for recovery.
+  // An answer from the broker.
   void on_sent_(send_op& op, std::optional<error> failure) {
+    settle_(op, std::move(failure));
+    start_ready_();
+  }
+
+  // An answer (or a failure to start): done, retried after a backoff, or held for recovery.
+  void settle_(send_op& op, std::optional<error> failure) {
+    // Unless close() cancelled it, a cancelled send was cancelled by the broker's side (a broker
+    // shutting down cancels the calls in flight), as transient as UNAVAILABLE.
+    std::optional<error> transient = failure;
+    if (transient && transient->code() == errc::cancelled) {
+      transient = error(errc::unavailable, "the broker cancelled the send (" + transient->message() + ")",
+                        transient->grpc_status());
+    }
+    // The retry policy is user code: asked before taking the lock. Only the thread settling this
+    // send touches its attempts.
+    std::optional<std::chrono::milliseconds> backoff;
+    if (transient && transient->retryable()) {
+      backoff = retry_(*transient, ++op.attempts);
+    }
     bool recover = false;
     {
       std::lock_guard lock(mu_);
       --in_flight_;
-      if (failure && failure->code() == errc::cancelled && !closed_) {
-        // Only close() cancels sends: this one was cancelled by the broker's side (a broker
-        // shutting down cancels the calls in flight), as transient as UNAVAILABLE.
-        failure = error(errc::unavailable, "the broker cancelled the send (" + failure->message() + ")",
-                        failure->grpc_status());
+      if (!closed_) {
+        failure = std::move(transient);
       }
       if (!failure) {
         // The request is not sent again: its strings move into the id (no copies).
@@ -406,8 +521,8 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
       } else if (failure->retryable()) {
         op.state = send_op::stage::waiting;
         scan_from_ = 0;
-        if (const auto delay = retry_(*failure, ++op.attempts)) {
-          op.not_before = clock::now() + *delay;
+        if (backoff) {
+          op.not_before = clock::now() + *backoff;
         } else {
           op.attempts = 0;
           recover = true;
@@ -420,7 +535,6 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
     if (recover) {
       recover_();
     }
-    start_ready_();
   }
 
   void finish_locked_(send_op& op, result<message_id> outcome) {
@@ -455,12 +569,18 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
           break;
         }
       }
+      const auto last = delivered_.back()->sequence;
       for (auto& finished : delivered_) {
-        finished->complete(std::move(*finished->outcome));
+        finished->finish(std::move(*finished->outcome));
       }
-      delivered_.clear();
+      delivered_.clear();  // the ops, and what their completions held, go outside the lock
+      {
+        std::lock_guard lock(mu_);
+        completed_through_ = last;
+      }
+      idle_.notify_all();  // flush() waits for completed_through_
     }
-    idle_.notify_all();
+    idle_.notify_all();  // close() waits for !delivering_
   }
 
   const std::shared_ptr<client_core> core_;
@@ -476,13 +596,20 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
   std::uint64_t producer_id_ = 0;
   std::shared_ptr<wire::ProducerService::Stub> stub_;
   scheduler::task_id health_watch_ = 0;
+  scheduler::task_id wake_timer_ = 0;                // the one pending wake-up of this partition (0: none)
+  clock::time_point wake_at_{};                      // when it fires
+  std::uint64_t wake_generation_ = 0;                // which wake-up is current
   std::deque<std::shared_ptr<send_op>> ops_;         // in submission order
   std::size_t scan_from_ = 0;                        // ops_[0, scan_from_) are in flight or done
   std::vector<std::shared_ptr<send_op>> delivered_;  // the delivering thread's batch
+  std::uint64_t queued_ = 0;                         // sequence of the last op queued
+  std::uint64_t completed_through_ = 0;              // every op up to this sequence has completed
   std::size_t in_flight_ = 0;
   bool registered_ = false;
   bool recovering_ = false;
   bool delivering_ = false;
+  bool starting_ = false;  // a thread is in start_ready_'s loop
+  bool again_ = false;     // ... and must go round once more
   bool closed_ = false;
 };
 

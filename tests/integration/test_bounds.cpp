@@ -1,0 +1,220 @@
+// Bounded time and memory: every send ends within its send timeout (recovery, retries and a full
+// pending queue included), flush() waits only for what was sent before it, a consumer whose topic
+// is gone reports a bounded number of errors and backs off, and nothing recurses per message.
+#include "support/test_support.hpp"
+#include "support/watchdog.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace bounds_test {
+
+using namespace std::chrono_literals;
+using danube_test::require_ok;
+namespace testing = danube::testing;
+
+// A policy that never gives up: 50 ms between attempts, forever.
+struct forever_retry {
+  [[nodiscard]] std::optional<std::chrono::milliseconds> next_delay(const danube::error& /*failure*/,
+                                                                    unsigned /*attempt*/) const {
+    return 50ms;
+  }
+};
+static_assert(danube::retry_policy<forever_retry>);
+
+// Records the attempt numbers it is asked about; waits 100 ms per attempt, at most 400 ms.
+struct recording_retry {
+  struct log {
+    std::mutex mu;
+    std::vector<unsigned> attempts;
+  };
+  std::shared_ptr<log> asked = std::make_shared<log>();
+
+  [[nodiscard]] std::optional<std::chrono::milliseconds> next_delay(const danube::error& /*failure*/,
+                                                                    unsigned attempt) const {
+    std::lock_guard lock(asked->mu);
+    asked->attempts.push_back(attempt);
+    return std::min(std::chrono::milliseconds(100 * attempt), std::chrono::milliseconds(400));
+  }
+
+  [[nodiscard]] unsigned highest() const {
+    std::lock_guard lock(asked->mu);
+    return asked->attempts.empty() ? 0 : *std::max_element(asked->attempts.begin(), asked->attempts.end());
+  }
+};
+static_assert(danube::retry_policy<recording_retry>);
+
+}  // namespace bounds_test
+
+TEST_SUITE("bounds") {
+  using namespace bounds_test;
+
+  TEST_CASE("flush() returns while another thread keeps sending: it waits only for the sends made before it") {
+    auto broker = danube_test::start_broker();
+    auto client = danube_test::connect(broker);
+    // Acknowledgements come slowly, so the sender is always ahead: the queue never runs empty.
+    auto producer = std::make_shared<danube::producer>(require_ok(client.new_producer()
+                                                                      .topic(danube_test::unique_topic("flush-busy"))
+                                                                      .name("p")
+                                                                      .max_pending_messages(50)
+                                                                      .build()));
+    require_ok(producer->create());
+    broker.delay(testing::rpc::send_message, 20ms);
+    std::atomic<bool> stop{false};
+    std::atomic<int> sent{0};
+    std::thread sender([&] {
+      while (!stop) {
+        producer->send_async("more", {}, [](const danube::result<danube::message_id>&) {});
+        ++sent;
+      }
+    });
+    REQUIRE(danube_test::wait_until([&] { return sent > 50; }));
+    const auto watched = danube_test::run_bounded(20s, [producer] { require_ok(producer->flush()); });
+    stop = true;
+    sender.join();
+    CHECK_MESSAGE(watched.ok(), watched.describe());
+  }
+
+  TEST_CASE(
+      "send_timeout bounds every send during a recovery that never succeeds, under a policy that never gives up") {
+    auto broker = danube_test::start_broker();
+    auto client = danube_test::connect(broker);
+    auto producer = require_ok(client.new_producer<danube::basic_producer<forever_retry, danube::route::round_robin>>()
+                                   .topic(danube_test::unique_topic("recovery-timeout"))
+                                   .name("p")
+                                   .send_timeout(500ms)
+                                   .build());
+    require_ok(producer.create());
+    // The broker forgets the producer; every re-creation fails, retryably, for ever.
+    broker.fail_next(testing::rpc::create_producer, 1'000'000, grpc::StatusCode::UNAVAILABLE);
+    broker.fail_next(testing::rpc::send_message, 1, grpc::StatusCode::NOT_FOUND, "producer not found");
+    std::vector<std::future<danube::result<danube::message_id>>> sends;
+    for (int i = 0; i < 20; ++i) {
+      sends.push_back(producer.send_async("during recovery"));
+    }
+    for (auto& send : sends) {
+      REQUIRE(send.wait_for(5s) == std::future_status::ready);
+      const auto outcome = send.get();
+      REQUIRE_FALSE(outcome);
+      CHECK(outcome.error() == danube::errc::timeout);
+    }
+    broker.clear_faults();
+  }
+
+  TEST_CASE("send_timeout includes the time a send waited for room in a full pending queue") {
+    auto broker = danube_test::start_broker();
+    auto client = danube_test::connect(broker);
+    auto producer = std::make_shared<danube::producer>(require_ok(client.new_producer()
+                                                                      .topic(danube_test::unique_topic("full-timeout"))
+                                                                      .name("p")
+                                                                      .max_pending_messages(1)
+                                                                      .send_timeout(3s)
+                                                                      .build()));
+    require_ok(producer->create());
+    broker.never_answer(testing::rpc::send_message);
+    auto first = producer->send_async("holds the only slot");
+    std::this_thread::sleep_for(1500ms);
+    // Waits 1.5 s for the slot, then the rest of its 3 s: it must end 3 s after the call, not 4.5 s.
+    auto second = std::async(std::launch::async, [producer] {
+      const auto start = std::chrono::steady_clock::now();
+      auto outcome = producer->send("waits for room");
+      return std::make_pair(std::move(outcome), danube_test::elapsed_since(start));
+    });
+    REQUIRE(second.wait_for(10s) == std::future_status::ready);
+    const auto [outcome, took] = second.get();
+    MESSAGE("the second send ended after ", took.count(), " ms");
+    REQUIRE_FALSE(outcome);
+    CHECK(outcome.error() == danube::errc::timeout);
+    CHECK(took < 3700ms);
+    CHECK(first.get().error() == danube::errc::timeout);
+    broker.clear_faults();
+  }
+
+  TEST_CASE("a consumer whose topic is gone reports a bounded number of errors and backs off per its policy") {
+    auto broker = danube_test::start_broker();
+    auto client = require_ok(danube::client::builder().service_url(broker.url()).health_check_interval(100ms).build());
+    const auto topic = danube_test::unique_topic("gone");
+    REQUIRE(broker.create_topic(topic));
+    recording_retry policy;
+    auto consumer = require_ok(client.new_consumer<danube::basic_consumer<recording_retry>>()
+                                   .topic(topic)
+                                   .consumer_name("c")
+                                   .subscription("s")
+                                   .retry_policy(policy)
+                                   .build());
+    require_ok(consumer.subscribe());
+    // From now on every subscription is refused as unknown; one CLOSE makes the consumer subscribe
+    // again.
+    broker.fail_next(testing::rpc::subscribe, 1'000'000, grpc::StatusCode::NOT_FOUND, "topic gone");
+    const auto subscribes = broker.calls(testing::rpc::subscribe);
+    broker.answer_close_for_all();
+    REQUIRE(danube_test::wait_until([&] { return broker.calls(testing::rpc::subscribe) > subscribes; }));
+    broker.answer_close_for_all(false);
+    std::this_thread::sleep_for(2500ms);  // nobody receives meanwhile
+    int errors = 0;
+    for (;;) {
+      const auto next = consumer.try_receive();
+      if (next) {
+        continue;
+      }
+      if (next.error() == danube::errc::timeout) {
+        break;
+      }
+      ++errors;
+    }
+    MESSAGE(errors, " errors queued; the policy was asked up to attempt ", policy.highest(), "; ",
+            broker.calls(testing::rpc::subscribe) - subscribes, " subscriptions tried");
+    CHECK(errors >= 1);            // never silent
+    CHECK(errors <= 1);            // one partition: its failures coalesce
+    CHECK(policy.highest() >= 3);  // consecutive failures back off further and further
+    broker.clear_faults();
+  }
+
+  TEST_CASE("a send failing before it starts does not recurse per queued message (100k queued)") {
+    using supplier_client = danube::basic_client<danube::auth::token_supplier, danube::tls::plaintext_insecure>;
+    auto broker = danube_test::start_broker();
+    auto revoked = std::make_shared<std::atomic<bool>>(false);
+    auto client = require_ok(supplier_client::builder()
+                                 .service_url(broker.url())
+                                 .auth(danube::auth::token_supplier([revoked]() -> danube::result<std::string> {
+                                   if (*revoked) {
+                                     return danube::unexpected_error(danube::errc::unauthenticated, "revoked");
+                                   }
+                                   return std::string("token");
+                                 }))
+                                 .build());
+    constexpr int queued = 100'000;
+    auto producer = require_ok(client.new_producer()
+                                   .topic(danube_test::unique_topic("no-recursion"))
+                                   .name("p")
+                                   .max_pending_messages(queued + 1)
+                                   .send_timeout(60s)
+                                   .build());
+    require_ok(producer.create());
+    broker.delay(testing::rpc::send_message, 500ms);
+    auto first = producer.send_async("first");
+    auto done = std::make_shared<std::atomic<int>>(0);
+    auto refused = std::make_shared<std::atomic<int>>(0);
+    for (int i = 0; i < queued; ++i) {
+      producer.send_async("queued", {}, [done, refused](const danube::result<danube::message_id>& r) {
+        if (!r && r.error() == danube::errc::unauthenticated) {
+          ++*refused;
+        }
+        ++*done;
+      });
+    }
+    *revoked = true;  // every queued send now fails before it starts, one after the other
+    REQUIRE(first.wait_for(10s) == std::future_status::ready);
+    CHECK(danube_test::wait_until([&] { return done->load() == queued; }, 30s));
+    CHECK(refused->load() == queued);
+  }
+}
