@@ -11,6 +11,7 @@
 #pragma once
 
 #include <danube/consumer_options.hpp>
+#include <danube/detail/await_all.hpp>
 #include <danube/detail/callback_scope.hpp>
 #include <danube/detail/client_core.hpp>
 #include <danube/detail/lookup.hpp>
@@ -180,7 +181,6 @@ class consumer_core final : public closable, public std::enable_shared_from_this
     }
     // Every partition subscribes at once, on gRPC's callback API (no thread per partition).
     std::vector<std::shared_ptr<topic_consumer>> partitions;
-    std::vector<std::future<result<void>>> outcomes;
     for (auto& name : *names) {
       partitions.push_back(std::make_shared<topic_consumer>(client_, std::move(name), options_, retry_, queue_));
     }
@@ -191,21 +191,12 @@ class consumer_core final : public closable, public std::enable_shared_from_this
       }
       pending_ = partitions;
     }
-    for (const auto& partition : partitions) {
-      auto promise = std::make_shared<std::promise<result<void>>>();
-      outcomes.push_back(promise->get_future());
-      partition->subscribe([promise](result<void> outcome) { promise->set_value(std::move(outcome)); });
-    }
-    std::optional<error> failure;
-    for (auto& outcome : outcomes) {
-      if (auto ok = outcome.get(); !ok && !failure) {
-        failure = std::move(ok).error();
-      }
-    }
+    auto failure =
+        start_all_and_wait(partitions, [](topic_consumer& partition, auto done) { partition.subscribe(done); });
     {
       std::lock_guard lock(mu_);
       pending_.clear();
-      if (closed_ && !failure) {
+      if (closed_) {  // whatever the partitions ran into meanwhile, the close is why they stopped
         failure = error(errc::closed, "the consumer was closed during subscribe()");
       }
       if (!failure) {

@@ -10,8 +10,10 @@
 // partition.
 #pragma once
 
+#include <danube/detail/await_all.hpp>
 #include <danube/detail/callback_scope.hpp>
 #include <danube/detail/client_core.hpp>
+#include <danube/detail/deadline.hpp>
 #include <danube/detail/pending_limiter.hpp>
 #include <danube/detail/retry_loop.hpp>
 #include <danube/detail/schema_resolution.hpp>
@@ -98,7 +100,7 @@ class producer_core final : public closable, public std::enable_shared_from_this
   void send(std::uint32_t partition, std::optional<std::string_view> key, payload_arg payload, const attributes& attrs,
             send_completion complete) {
     // The send timeout counts from here: waiting for room in the pending queue is part of it.
-    const auto deadline = clock::now() + options_.send_timeout;
+    const auto deadline = deadline_after(options_.send_timeout);
     if (auto ok = validate_(key, payload, attrs); !ok) {
       complete(std::unexpected(std::move(ok).error()));
       return;
@@ -228,21 +230,14 @@ class producer_core final : public closable, public std::enable_shared_from_this
       }
       pending_ = created;
     }
-    std::vector<std::future<result<void>>> outcomes;
-    for (const auto& partition : created) {
-      auto promise = std::make_shared<std::promise<result<void>>>();
-      outcomes.push_back(promise->get_future());
-      partition->create([promise](result<void> outcome) { promise->set_value(std::move(outcome)); });
-    }
-    std::optional<error> failure;
-    for (auto& outcome : outcomes) {
-      if (auto ok = outcome.get(); !ok && !failure) {
-        failure = std::move(ok).error();
-      }
-    }
+    auto failure = start_all_and_wait(created, [](topic_producer& partition, auto done) { partition.create(done); });
     {
       std::lock_guard lock(mu_);
       pending_.clear();
+      if (closed_) {
+        // Whatever the partitions ran into meanwhile, the reason they stopped is the close.
+        failure = error(errc::closed, "the producer was closed during create()");
+      }
     }
     if (failure) {
       for (const auto& partition : created) {
@@ -428,9 +423,7 @@ class basic_producer {
     const auto core = core_;
     return core ? core->flush(deadline) : moved_from_();
   }
-  [[nodiscard]] result<void> flush(std::chrono::milliseconds timeout) {
-    return flush(std::chrono::steady_clock::now() + timeout);
-  }
+  [[nodiscard]] result<void> flush(std::chrono::milliseconds timeout) { return flush(detail::deadline_after(timeout)); }
 
   // Fails queued sends with errc::closed and waits for those in flight. Idempotent; a no-op on a
   // moved-from producer. Inside a library callback it does not wait: the completions left run

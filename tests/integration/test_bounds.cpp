@@ -3,6 +3,7 @@
 // is gone reports a bounded number of errors and backs off, and nothing recurses per message.
 #include "support/test_support.hpp"
 #include "support/watchdog.hpp"
+#include <danube/detail/service_url.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -82,6 +83,66 @@ TEST_SUITE("bounds") {
     stop = true;
     sender.join();
     CHECK_MESSAGE(watched.ok(), watched.describe());
+  }
+
+  TEST_CASE("flush(deadline) returns timeout while sends made before it are unfinished, ok once they are done") {
+    auto broker = danube_test::start_broker();
+    auto client = danube_test::connect(broker);
+    auto producer =
+        require_ok(client.new_producer().topic(danube_test::unique_topic("flush-deadline")).name("p").build());
+    require_ok(producer.create());
+    broker.never_answer(testing::rpc::send_message);
+    auto stuck = producer.send_async("not answered yet");
+    REQUIRE(danube_test::wait_until([&] { return broker.held_calls() == 1; }));
+    const auto timed_out = producer.flush(100ms);
+    REQUIRE_FALSE(timed_out);
+    CHECK(timed_out.error() == danube::errc::timeout);
+    CHECK(stuck.wait_for(0ms) == std::future_status::timeout);  // the send goes on
+    broker.clear_faults();
+    producer.close();  // ends the held send
+    REQUIRE(stuck.wait_for(5s) == std::future_status::ready);
+    CHECK(producer.flush(std::chrono::steady_clock::now() + 1s).error() == danube::errc::closed);
+
+    auto second =
+        require_ok(client.new_producer().topic(danube_test::unique_topic("flush-deadline")).name("q").build());
+    require_ok(second.create());
+    auto sent = second.send_async("answered");
+    require_ok(second.flush(5s));
+    CHECK(sent.wait_for(0ms) == std::future_status::ready);
+  }
+
+  TEST_CASE("while a partition backs off, its waiting sends share one wake-up timer (not one timer per send)") {
+    auto broker = danube_test::start_broker();
+    danube::detail::client_settings settings;
+    settings.url = require_ok(danube::detail::parse_service_url(broker.url()));
+    auto core = std::make_shared<danube::detail::client_core>(settings);
+    danube::producer_options options;
+    options.topic = danube_test::unique_topic("one-timer");
+    options.name = "p";
+    auto producer = std::make_shared<danube::detail::producer_core>(
+        core, options,
+        [](const danube::error& /*failure*/, unsigned /*attempt*/) -> std::optional<std::chrono::milliseconds> {
+          return 3s;
+        });
+    require_ok(producer->create());
+    const auto before = core->timers().pending();  // the health check
+    broker.fail_next(testing::rpc::send_message, 1, grpc::StatusCode::UNAVAILABLE);
+    auto done = std::make_shared<std::atomic<int>>(0);
+    const auto count = [done](const danube::result<danube::message_id>&) { ++*done; };
+    producer->send(0, std::nullopt, "fails once, then backs off 3 s", {}, count);
+    REQUIRE(danube_test::wait_until([&] { return broker.calls(testing::rpc::send_message) == 1; }));
+    // Let the client take the failure in: the sends below then arrive during its backoff (were
+    // they to arrive before, the test would pass without testing anything, never fail wrongly).
+    std::this_thread::sleep_for(200ms);
+    for (int i = 0; i < 500; ++i) {  // fewer than max_pending_messages: none blocks
+      producer->send(0, std::nullopt, "waits behind it", {}, count);
+    }
+    const auto during = core->timers().pending();
+    MESSAGE(during, " timers pending during the backoff (", before, " before)");
+    CHECK(during <= before + 1);
+    producer->close();
+    CHECK(done->load() == 501);
+    core->close();
   }
 
   TEST_CASE(
@@ -216,5 +277,30 @@ TEST_SUITE("bounds") {
     REQUIRE(first.wait_for(10s) == std::future_status::ready);
     CHECK(danube_test::wait_until([&] { return done->load() == queued; }, 30s));
     CHECK(refused->load() == queued);
+  }
+
+  TEST_CASE("milliseconds::max() as a send timeout, a flush timeout or a receive timeout means a long wait, not none") {
+    // now + milliseconds::max() overflows the clock: the deadline was in the past, so sends
+    // failed at once with timeout and receive() returned at once.
+    auto broker = danube_test::start_broker();
+    auto client = danube_test::connect(broker);
+    const auto topic = danube_test::unique_topic("forever");
+    auto producer = std::make_shared<danube::producer>(require_ok(
+        client.new_producer().topic(topic).name("p").send_timeout(std::chrono::milliseconds::max()).build()));
+    require_ok(producer->create());
+    auto consumer = require_ok(client.new_consumer().topic(topic).consumer_name("c").subscription("s").build());
+    require_ok(consumer.subscribe());
+    REQUIRE(danube_test::wait_until([&] { return broker.streaming_consumers(topic) == 1; }));
+    require_ok(producer->send("first"));
+    require_ok(producer->flush(std::chrono::milliseconds::max()));
+    require_ok(consumer.receive(std::chrono::milliseconds::max()));
+    auto later = std::async(std::launch::async, [producer] {
+      std::this_thread::sleep_for(300ms);
+      return producer->send("later");
+    });
+    const auto received = consumer.receive(std::chrono::milliseconds::max());
+    REQUIRE_MESSAGE(received.has_value(), fmt::format("{}", received.error()));
+    CHECK(received->payload_string() == "later");
+    require_ok(later.get());
   }
 }

@@ -129,4 +129,29 @@ TEST_SUITE("thread primitives reentrancy") {
     limiter.close();  // frees the sender if the check failed
     sender.join();
   }
+
+  TEST_CASE("scheduler - a delay of milliseconds::max() is in the far future, not an overflow into the past") {
+    scheduler timers;
+    std::atomic<bool> ran{false};
+    (void)timers.schedule(std::chrono::milliseconds::max(), [&] { ran = true; });
+    (void)timers.schedule(std::chrono::hours::max(), [&] { ran = true; });
+    std::this_thread::sleep_for(200ms);
+    CHECK_FALSE(ran.load());
+    timers.stop();
+  }
+
+  TEST_CASE("pending_limiter - a wait of milliseconds::max() waits, it does not time out at once") {
+    danube::detail::pending_limiter limiter(1);
+    REQUIRE(limiter.acquire(danube::queue_full_policy::block, 1s));
+    std::atomic<bool> returned{false};
+    std::thread sender([&] {
+      (void)limiter.acquire(danube::queue_full_policy::block, std::chrono::milliseconds::max());
+      returned = true;
+    });
+    std::this_thread::sleep_for(200ms);
+    CHECK_FALSE(returned.load());
+    limiter.release();
+    CHECK(danube_test::wait_until([&] { return returned.load(); }, 5s));
+    sender.join();
+  }
 }

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 namespace danube::detail {
@@ -53,6 +54,21 @@ class callback_scope {
     return refuse_to_wait(call);
   }
   return {};
+}
+
+// Lets go of a library thread (the scheduler's, the listener executor's) that was told to stop: joins
+// it, except from that thread itself or from inside a library callback, which never waits for
+// another thread (it may be what that thread waits for): it is then detached and ends after its
+// current task, on state it shares.
+inline void join_or_let_go(std::thread worker) {
+  if (!worker.joinable()) {
+    return;
+  }
+  if (worker.get_id() == std::this_thread::get_id() || inside_callback()) {
+    worker.detach();
+  } else {
+    worker.join();
+  }
 }
 
 // `f` wrapped so that it runs marked as a callback of `kind`.

@@ -408,7 +408,8 @@ class client_core : public std::enable_shared_from_this<client_core> {
   mutable std::mutex mu_;
   std::condition_variable close_finished_;
   bool closed_ = false;
-  bool close_done_ = false;  // close() has returned
+  // close() has returned (a second close() waits for it).
+  bool close_done_ = false;
   std::map<std::string, std::vector<std::shared_ptr<grpc::Channel>>, std::less<>> channels_;  // by connect URL
   std::vector<std::weak_ptr<closable>> tracked_;
   std::vector<std::shared_ptr<grpc::ClientContext>> exchanges_;  // api-key exchanges in progress

@@ -54,13 +54,7 @@ class executor {
     }
     state_->wake.notify_all();
     dropped.clear();
-    if (worker.joinable()) {
-      if (worker.get_id() == std::this_thread::get_id() || inside_callback()) {
-        worker.detach();  // the state it uses is shared: it outlives this object
-      } else {
-        worker.join();
-      }
-    }
+    join_or_let_go(std::move(worker));
   }
 
  private:

@@ -1,6 +1,7 @@
 // The bound on a producer's unfinished sends (queued plus in flight, across its partitions).
 #pragma once
 
+#include <danube/detail/deadline.hpp>
 #include <danube/error.hpp>
 #include <danube/producer_options.hpp>
 
@@ -43,7 +44,7 @@ class pending_limiter {
     return {};
   }
   [[nodiscard]] result<void> acquire(queue_full_policy policy, std::chrono::milliseconds wait) {
-    return acquire(policy, clock::now() + wait);
+    return acquire(policy, deadline_after(wait));
   }
 
   // A waiting sender is woken as soon as a slot is free: one wake-up per freed slot, and none

@@ -5,6 +5,7 @@
 // keeps failing holds one entry, not one per attempt.
 #pragma once
 
+#include <danube/detail/deadline.hpp>
 #include <danube/error.hpp>
 #include <danube/message.hpp>
 
@@ -111,7 +112,7 @@ class receive_queue {
       if (!ready()) {
         return unexpected_error(errc::timeout, "no message is waiting");
       }
-    } else if (!ready_.wait_for(lock, *timeout, ready)) {
+    } else if (!ready_.wait_until(lock, deadline_after(*timeout), ready)) {
       return unexpected_error(errc::timeout, "no message arrived within " + std::to_string(timeout->count()) + " ms");
     }
     if (closed_) {

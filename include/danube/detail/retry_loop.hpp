@@ -36,12 +36,16 @@ template <class Attempt, class Wait>
 }
 
 // The non-blocking counterpart of with_retries, for one failed attempt: a retryable failure the
-// policy still allows runs `again()` on `timers` after the policy's delay; anything else (or a
-// stopped scheduler: the client is closing) goes to `give_up(error)`.
+// policy still allows runs `again()` on `timers` after the policy's delay; anything else goes to
+// `give_up(error)`, with errc::closed when the owner (`closed`) or the scheduler (the client) is.
 template <class Again, class GiveUp>
 void retry_later(scheduler& timers, const retry_schedule& schedule, error failure, unsigned attempt, bool closed,
                  Again again, GiveUp give_up) {
-  const auto delay = failure.retryable() && !closed ? schedule(failure, attempt) : std::nullopt;
+  if (closed) {
+    give_up(error(errc::closed, "closed while retrying (" + failure.message() + ")"));
+    return;
+  }
+  const auto delay = failure.retryable() ? schedule(failure, attempt) : std::nullopt;
   if (!delay) {
     give_up(std::move(failure));
     return;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <danube/detail/callback_scope.hpp>
+#include <danube/detail/deadline.hpp>
 
 #include <chrono>
 #include <condition_variable>
@@ -47,7 +48,7 @@ class scheduler {
       s.worker_id = s.worker.get_id();
     }
     const auto id = ++s.last_id;
-    const auto due = clock::now() + delay;
+    const auto due = deadline_after(delay);
     s.tasks.emplace(id, entry{due, period, std::make_shared<std::function<void()>>(std::move(task))});
     s.queue.emplace(due, id);
     s.wake.notify_one();
@@ -78,13 +79,7 @@ class scheduler {
     }
     s.wake.notify_all();
     dropped.clear();
-    if (worker.joinable()) {
-      if (worker.get_id() == std::this_thread::get_id() || inside_callback()) {
-        worker.detach();  // the state it uses is shared: it outlives this object
-      } else {
-        worker.join();
-      }
-    }
+    join_or_let_go(std::move(worker));
   }
 
   // How many tasks are waiting to run (periodic ones count once).
@@ -145,7 +140,7 @@ class scheduler {
       const auto it = s.tasks.find(id);
       auto task = it->second.task;
       if (it->second.period > std::chrono::milliseconds::zero()) {
-        it->second.due = clock::now() + it->second.period;
+        it->second.due = deadline_after(it->second.period);
         s.queue.emplace(it->second.due, id);
       } else {
         s.tasks.erase(it);

@@ -342,11 +342,14 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
       return;
     }
     // The scheduler's lock is a leaf (it never calls out while held): taking it under mu_ is safe.
-    repair_timer_ = core_->timers().schedule(backoff_.delay(asked), [weak = weak_from_this()] {
+    const auto generation = ++repair_generation_;
+    repair_timer_ = core_->timers().schedule(backoff_.delay(asked), [weak = weak_from_this(), generation] {
       if (const auto self = weak.lock()) {
         {
           std::lock_guard again(self->mu_);
-          self->repair_timer_ = 0;
+          if (self->repair_generation_ == generation) {
+            self->repair_timer_ = 0;
+          }
         }
         self->resubscribe_();
       }
@@ -385,6 +388,7 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
   std::shared_ptr<stream_reader> reader_;
   scheduler::task_id health_watch_ = 0;
   scheduler::task_id repair_timer_ = 0;  // the one pending re-subscription (0: none)
+  std::uint64_t repair_generation_ = 0;  // which repair timer is current
   std::uint64_t generation_ = 0;         // which stream is current; older streams' ends are ignored
   clock::time_point opened_at_{};
   persistent_backoff backoff_;  // streams ending at once and failed re-subscriptions, in a row

@@ -11,6 +11,7 @@
 #include <danube/detail/async_call.hpp>
 #include <danube/detail/callback_scope.hpp>
 #include <danube/detail/client_core.hpp>
+#include <danube/detail/deadline.hpp>
 #include <danube/detail/grpc_status.hpp>
 #include <danube/detail/lookup.hpp>
 #include <danube/detail/once_completion.hpp>
@@ -365,8 +366,7 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
       }
       bool failed_to_start = false;
       for (auto& op : starting) {
-        const auto remaining = std::chrono::ceil<std::chrono::milliseconds>(op->deadline - clock::now());
-        if (auto ok = core_->prepare(*op->context, address, std::max(remaining, std::chrono::milliseconds(1))); !ok) {
+        if (auto ok = core_->prepare(*op->context, address, attempt_timeout(op->deadline, clock::now())); !ok) {
           settle_(*op, std::move(ok).error());
           failed_to_start = true;
           continue;
