@@ -137,15 +137,14 @@ class consumer_core final : public closable, public std::enable_shared_from_this
     return {};
   }
 
+  // Idempotent; a second close() (another thread, or the client closing) also waits for the
+  // partitions' streams (topic_consumer::close()).
   void close() override {
     std::vector<std::shared_ptr<topic_consumer>> partitions;
     {
       std::lock_guard lock(mu_);
-      if (closed_) {
-        return;
-      }
       closed_ = true;
-      partitions.swap(partitions_);
+      partitions = partitions_;
       partitions.insert(partitions.end(), pending_.begin(), pending_.end());
     }
     closing_.notify_all();

@@ -74,7 +74,9 @@ TEST_SUITE("bounds") {
     std::atomic<int> sent{0};
     std::thread sender([&] {
       while (!stop) {
-        producer->send_async("more", {}, [](const danube::result<danube::message_id>&) {});
+        if (!producer->send_async("more", {}, [](const danube::result<danube::message_id>&) {})) {
+          break;  // refused up front (it cannot be: the callback is not empty)
+        }
         ++sent;
       }
     });
@@ -265,14 +267,19 @@ TEST_SUITE("bounds") {
     auto first = producer.send_async("first");
     auto done = std::make_shared<std::atomic<int>>(0);
     auto refused = std::make_shared<std::atomic<int>>(0);
+    int started = 0;
     for (int i = 0; i < queued; ++i) {
-      producer.send_async("queued", {}, [done, refused](const danube::result<danube::message_id>& r) {
-        if (!r && r.error() == danube::errc::unauthenticated) {
-          ++*refused;
-        }
-        ++*done;
-      });
+      started += producer
+                     .send_async("queued", {},
+                                 [done, refused](const danube::result<danube::message_id>& r) {
+                                   if (!r && r.error() == danube::errc::unauthenticated) {
+                                     ++*refused;
+                                   }
+                                   ++*done;
+                                 })
+                     .has_value();
     }
+    REQUIRE(started == queued);
     *revoked = true;  // every queued send now fails before it starts, one after the other
     REQUIRE(first.wait_for(10s) == std::future_status::ready);
     CHECK(danube_test::wait_until([&] { return done->load() == queued; }, 30s));

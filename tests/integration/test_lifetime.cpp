@@ -193,13 +193,14 @@ TEST_SUITE("lifetime") {
       auto first_started = std::make_shared<std::promise<void>>();
       constexpr int sends = 10;
       for (int i = 0; i < sends; ++i) {
-        producer->send_async("x", {}, [completed, first_started, i](const danube::result<danube::message_id>&) {
-          if (i == 0) {
-            first_started->set_value();
-            std::this_thread::sleep_for(300ms);  // a slow completion keeps the first close() waiting
-          }
-          ++*completed;
-        });
+        require_ok(
+            producer->send_async("x", {}, [completed, first_started, i](const danube::result<danube::message_id>&) {
+              if (i == 0) {
+                first_started->set_value();
+                std::this_thread::sleep_for(300ms);  // a slow completion keeps the first close() waiting
+              }
+              ++*completed;
+            }));
       }
       first_started->get_future().wait();
       auto first = std::async(std::launch::async, [producer] { producer->close(); });

@@ -168,9 +168,10 @@ std::shared_ptr<world> make_world(callback_kind kind) {
 void trigger(world& w, callback_kind kind) {
   switch (kind) {
     case callback_kind::send_completion:
-      w.producer->send_async("trigger", {}, [self = w.shared_from_this()](const danube::result<danube::message_id>&) {
-        self->callback(callback_kind::send_completion);
-      });
+      require_ok(w.producer->send_async("trigger", {},
+                                        [self = w.shared_from_this()](const danube::result<danube::message_id>&) {
+                                          self->callback(callback_kind::send_completion);
+                                        }));
       return;
     case callback_kind::message_listener: (void)w.producer->send_async("trigger"); return;
     case callback_kind::error_listener:
@@ -179,9 +180,9 @@ void trigger(world& w, callback_kind kind) {
       w.broker->answer_close_for_all();
       return;
     case callback_kind::ack_completion:
-      w.consumer->ack_async(*w.received, [self = w.shared_from_this()](const danube::result<void>&) {
+      require_ok(w.consumer->ack_async(*w.received, [self = w.shared_from_this()](const danube::result<void>&) {
         self->callback(callback_kind::ack_completion);
-      });
+      }));
       return;
     case callback_kind::token_supplier: (void)w.producer->send_async("trigger"); return;
     case callback_kind::logger: w.broker->answer_close_for_all(); return;
@@ -201,8 +202,7 @@ const std::vector<call>& calls() {
       {"producer.send()", [](world& w) { return outcome_of(w.producer->send("inside")); }, "failed_precondition", "ok"},
       {"producer.send_async()",
        [](world& w) {
-         w.producer->send_async("inside", {}, [](const danube::result<danube::message_id>&) {});
-         return std::string("ok");
+         return outcome_of(w.producer->send_async("inside", {}, [](const danube::result<danube::message_id>&) {}));
        },
        "ok", "ok"},
       {"producer.flush()", [](world& w) { return outcome_of(w.producer->flush()); }, "failed_precondition", "ok"},
@@ -221,10 +221,7 @@ const std::vector<call>& calls() {
       {"consumer.ack()", [](world& w) { return outcome_of(w.consumer->ack(*w.received)); }, "failed_precondition",
        std::nullopt},
       {"consumer.ack_async()",
-       [](world& w) {
-         w.consumer->ack_async(*w.received, [](const danube::result<void>&) {});
-         return std::string("ok");
-       },
+       [](world& w) { return outcome_of(w.consumer->ack_async(*w.received, [](const danube::result<void>&) {})); },
        "ok", "ok"},
       {"consumer.receive()", [](world& w) { return outcome_of(w.consumer->receive(50ms)); }, "failed_precondition",
        "failed_precondition"},
@@ -352,10 +349,13 @@ TEST_SUITE("reentrancy") {
       }
       auto inner = std::make_shared<std::optional<std::string>>();
       const auto watched = danube_test::run_bounded(5s, [producer, inner] {
-        producer->send_async("outer", {}, [producer, inner](const danube::result<danube::message_id>&) {
-          producer->send_async("inner", {},
-                               [inner](const danube::result<danube::message_id>& r) { *inner = outcome_of(r); });
-        });
+        require_ok(producer->send_async("outer", {}, [producer, inner](const danube::result<danube::message_id>&) {
+          const auto started = producer->send_async(
+              "inner", {}, [inner](const danube::result<danube::message_id>& r) { *inner = outcome_of(r); });
+          if (!started) {
+            *inner = "refused: " + outcome_of(started);
+          }
+        }));
       });
       CHECK_MESSAGE(watched.ok(), watched.describe());
       if (watched.returned) {

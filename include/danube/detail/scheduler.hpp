@@ -35,8 +35,10 @@ class scheduler {
   ~scheduler() { stop(); }
 
   // Runs `task` after `delay`, then every `period` if one is given. Returns an id for cancel().
-  // Returns 0 (and never runs the task) once the scheduler is stopped.
-  task_id schedule(std::chrono::milliseconds delay, std::function<void()> task,
+  // Returns 0 (and never runs the task) once the scheduler is stopped. Any duration type: a huge
+  // delay (hours::max()) saturates here instead of overflowing in a conversion to milliseconds.
+  template <class Rep, class Period>
+  task_id schedule(std::chrono::duration<Rep, Period> delay, std::function<void()> task,
                    std::chrono::milliseconds period = std::chrono::milliseconds::zero()) {
     auto& s = *state_;
     std::lock_guard lock(s.mu);

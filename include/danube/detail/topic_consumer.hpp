@@ -19,6 +19,7 @@
 #include <danube/message.hpp>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -108,13 +109,17 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
 
   // Ends the stream, the health check and any pending repair; returns once gRPC is done with the
   // stream (bounded), or at once inside a library callback (which never waits for another thread).
+  // A second close() waits for the first.
   void close() {
     std::shared_ptr<stream_reader> reader;
     scheduler::task_id watch = 0;
     scheduler::task_id repair = 0;
     {
-      std::lock_guard lock(mu_);
+      std::unique_lock lock(mu_);
       if (closed_) {
+        if (!inside_callback()) {
+          close_finished_.wait(lock, [&] { return close_done_; });
+        }
         return;
       }
       closed_ = true;
@@ -127,6 +132,11 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
     if (reader) {
       reader->close(inside_callback() ? std::chrono::milliseconds(0) : std::chrono::milliseconds(1000));
     }
+    {
+      std::lock_guard lock(mu_);
+      close_done_ = true;
+    }
+    close_finished_.notify_all();
   }
 
  private:
@@ -395,6 +405,8 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
   bool started_ = false;
   bool resubscribing_ = false;
   bool closed_ = false;
+  bool close_done_ = false;  // the first close() has returned
+  std::condition_variable close_finished_;
 };
 
 }  // namespace danube::detail
