@@ -263,8 +263,12 @@ TEST_SUITE("bounds") {
                                    .send_timeout(60s)
                                    .build());
     require_ok(producer.create());
-    broker.delay(testing::rpc::send_message, 500ms);
+    broker.delay(testing::rpc::send_message, 1s);
     auto first = producer.send_async("first");
+    // Revoked once the first send is at the broker (it has its token): every send queued behind it
+    // fails to start, also one that starts before the loop below has queued them all.
+    REQUIRE(danube_test::wait_until([&] { return broker.held_calls() == 1; }));
+    *revoked = true;
     auto done = std::make_shared<std::atomic<int>>(0);
     auto refused = std::make_shared<std::atomic<int>>(0);
     int started = 0;
@@ -279,8 +283,7 @@ TEST_SUITE("bounds") {
                                  })
                      .has_value();
     }
-    REQUIRE(started == queued);
-    *revoked = true;  // every queued send now fails before it starts, one after the other
+    REQUIRE(started == queued);  // every queued send now fails before it starts, one after the other
     REQUIRE(first.wait_for(10s) == std::future_status::ready);
     CHECK(danube_test::wait_until([&] { return done->load() == queued; }, 30s));
     CHECK(refused->load() == queued);
