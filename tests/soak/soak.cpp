@@ -259,7 +259,8 @@ topology make_topology(std::size_t brokers) {
   const auto& n1 = t.topics[2];
   const auto& n2 = t.topics[3];
   const auto add_lane = [&](std::size_t client, const topic_spec& topic, send_form form, std::size_t window, bool keyed,
-                            std::size_t in_flight = 1) {
+                            std::size_t in_flight = 1, std::size_t max_pending = 1000,
+                            danube::queue_full_policy when_full = danube::queue_full_policy::block) {
     lane_config c{.id = t.lanes.size(),
                   .client = client,
                   .topic = topic.name,
@@ -268,7 +269,9 @@ topology make_topology(std::size_t brokers) {
                   .keyed = keyed,
                   .form = form,
                   .window = window,
-                  .max_in_flight = in_flight};
+                  .max_in_flight = in_flight,
+                  .max_pending = max_pending,
+                  .when_full = when_full};
     lane_spec s{.name = fmt::format("L{}", c.id),
                 .partitions = {},
                 .reliable = topic.reliable,
@@ -290,8 +293,11 @@ topology make_topology(std::size_t brokers) {
   add_lane(0, r3, send_form::callback, 16, false);
   add_lane(1, r3, send_form::sync, 1, true);
   add_lane(2, n1, send_form::sync, 1, true);
-  add_lane(0, n1, send_form::callback, 32, false, 4);  // pipelined: order not promised
-  add_lane(1, n2, send_form::future, 8, false);
+  // Pipelined (order not promised), and its queue (8) smaller than its window (32): sends wait
+  // for room inside send_async.
+  add_lane(0, n1, send_form::callback, 32, false, 4, 8, danube::queue_full_policy::block);
+  // A queue of 4 under a window of 8 that fails when full: errc::queue_full, at once.
+  add_lane(1, n2, send_form::future, 8, false, 1, 4, danube::queue_full_policy::fail);
 
   const auto add_sub = [&](const topic_spec& topic, std::string name, sub_type type) {
     sub_spec s{.name = fmt::format("{}:{}", topic.name, name),

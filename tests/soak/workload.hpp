@@ -130,6 +130,10 @@ struct lane_config {
   send_form form = send_form::sync;
   std::size_t window = 1;  // outstanding future / callback sends
   std::size_t max_in_flight = 1;
+  // The producer's queue bound: below the window, sends wait for room (block) or fail at once
+  // with errc::queue_full (fail).
+  std::size_t max_pending = 1000;
+  danube::queue_full_policy when_full = danube::queue_full_policy::block;
 };
 
 [[nodiscard]] inline std::string_view to_string(send_form f) noexcept {
@@ -251,6 +255,7 @@ class lane {
           .name(name)
           .dispatch(config_.reliable ? danube::dispatch_strategy::reliable : danube::dispatch_strategy::non_reliable)
           .max_in_flight(config_.max_in_flight)
+          .max_pending_messages(config_.max_pending, config_.when_full)
           .send_timeout(ctx_.lim.send_timeout)
           .retry_policy(soak_retry{ctx_.lim.retries, ctx_.lim.retry_base, ctx_.lim.retry_cap});
       if (config_.partitions > 0) {
