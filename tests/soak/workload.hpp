@@ -637,6 +637,9 @@ class consumer_slot {
                                    [&] { return c->try_receive(); });
         if (probe && !*probe && probe->error().code() == danube::errc::closed) {
           drop_consumer_("it was closed");
+        } else if (partition_stopped_.exchange(false)) {
+          ctx_.findings.count("consumers re-created after a partition stopped");
+          drop_consumer_("a partition stopped");
         }
       } else {
         receive_one_(c);
@@ -677,9 +680,22 @@ class consumer_slot {
       return;
     }
     ctx_.findings.count(fmt::format("receive reported: {}", danube::to_string(code)));
+    ctx_.findings.event(fmt::format("consumer {}: receive reported {}", config_.name, (*m).error().message()));
     if (code == danube::errc::closed) {
       drop_consumer_("it was closed");
+    } else if (stops_a_partition((*m).error())) {
+      ctx_.findings.count("consumers re-created after a partition stopped");
+      drop_consumer_("a partition stopped");
     }
+  }
+
+  // docs/consumer.md, "Recovery": a re-subscription that fails with an error neither retryable
+  // nor NOT_FOUND stops that partition, and the application is told. What an application does
+  // then: close the consumer and subscribe again (the same name: the same broker-side consumer,
+  // whose buffered messages then flow).
+  [[nodiscard]] static bool stops_a_partition(const danube::error& e) noexcept {
+    return !e.retryable() && e.code() != danube::errc::not_found && e.code() != danube::errc::timeout &&
+           e.code() != danube::errc::closed;
   }
 
   // One message: record it, then ack (or, for a few first arrivals on reliable topics, nack).
@@ -835,6 +851,7 @@ class consumer_slot {
     if (!client) {
       return false;
     }
+    partition_stopped_.store(false);  // a report of the previous consumer's
     auto built = ctx_.dog.call(fmt::format("consumer.build ({})", config_.name), ctx_.lim.build(), [&] {
       return client->new_consumer<consumer_t>()
           .topic(config_.topic)
@@ -875,6 +892,10 @@ class consumer_slot {
             },
             [this](danube::error e) {
               ctx_.findings.count(fmt::format("listener error: {}", danube::to_string(e.code())));
+              ctx_.findings.event(fmt::format("consumer {}: listener error {}", config_.name, e.message()));
+              if (stops_a_partition(e)) {
+                partition_stopped_.store(true);  // this slot's thread re-creates the consumer
+              }
             });
       });
       if (!listening || !*listening) {
@@ -919,7 +940,8 @@ class consumer_slot {
   std::minstd_rand listener_rng_{7};  // used on the listener thread, one call at a time
   std::mutex mu_;
   std::shared_ptr<consumer_t> consumer_;
-  std::optional<danube::message> held_;  // self-test only
+  std::optional<danube::message> held_;         // self-test only
+  std::atomic<bool> partition_stopped_{false};  // set by the listener's error callback
   worker thread_;
 };
 
