@@ -14,6 +14,7 @@
 #include <danube/detail/await_all.hpp>
 #include <danube/detail/callback_scope.hpp>
 #include <danube/detail/client_core.hpp>
+#include <danube/detail/deadline.hpp>
 #include <danube/detail/lookup.hpp>
 #include <danube/detail/message_access.hpp>
 #include <danube/detail/once_completion.hpp>
@@ -215,10 +216,11 @@ class consumer_core final : public closable, public std::enable_shared_from_this
     return {};
   }
 
-  // Sleeps `delay` unless the consumer is closed first (then returns false).
+  // Sleeps `delay` unless the consumer is closed first (then returns false). A huge delay (the
+  // policy may ask for milliseconds::max()) saturates: wait_for would overflow into the past.
   [[nodiscard]] bool wait_(std::chrono::milliseconds delay) {
     std::unique_lock lock(mu_);
-    return !closing_.wait_for(lock, delay, [&] { return closed_; });
+    return !closing_.wait_until(lock, deadline_after(delay), [&] { return closed_; });
   }
 
   // One drain at a time per consumer, on the client's listener thread.

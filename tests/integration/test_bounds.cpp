@@ -54,6 +54,15 @@ struct recording_retry {
 };
 static_assert(danube::retry_policy<recording_retry>);
 
+// Asks for the longest wait there is after every failure: "wait for ever", not "retry at once".
+struct longest_retry {
+  [[nodiscard]] std::optional<std::chrono::milliseconds> next_delay(const danube::error& /*failure*/,
+                                                                    unsigned /*attempt*/) const {
+    return std::chrono::milliseconds::max();
+  }
+};
+static_assert(danube::retry_policy<longest_retry>);
+
 }  // namespace bounds_test
 
 TEST_SUITE("bounds") {
@@ -312,5 +321,49 @@ TEST_SUITE("bounds") {
     REQUIRE_MESSAGE(received.has_value(), fmt::format("{}", received.error()));
     CHECK(received->payload_string() == "later");
     require_ok(later.get());
+  }
+
+  TEST_CASE(
+      "a retry delay of milliseconds::max() from a policy waits: a send is not retried at once, until its timeout") {
+    // clock::now() + milliseconds::max() overflowed into the past: the send went out again at once,
+    // in a tight loop until its send timeout.
+    auto broker = danube_test::start_broker();
+    auto client = danube_test::connect(broker);
+    auto producer = require_ok(client.new_producer<danube::basic_producer<longest_retry, danube::route::round_robin>>()
+                                   .topic(danube_test::unique_topic("longest-retry"))
+                                   .name("p")
+                                   .send_timeout(300ms)
+                                   .build());
+    require_ok(producer.create());
+    broker.fail_next(testing::rpc::send_message, 1'000'000, grpc::StatusCode::UNAVAILABLE);
+    const auto before = broker.calls(testing::rpc::send_message);
+    const auto outcome = producer.send("x");
+    REQUIRE_FALSE(outcome);
+    CHECK(outcome.error() == danube::errc::timeout);
+    CHECK(broker.calls(testing::rpc::send_message) - before == 1);
+    broker.clear_faults();
+  }
+
+  TEST_CASE("a retry delay of milliseconds::max() from a policy waits: subscribe() does not spin, close() ends it") {
+    auto broker = danube_test::start_broker();
+    auto client = danube_test::connect(broker);
+    auto consumer = std::make_shared<danube::basic_consumer<longest_retry>>(
+        require_ok(client.new_consumer<danube::basic_consumer<longest_retry>>()
+                       .topic(danube_test::unique_topic("longest-retry"))
+                       .consumer_name("c")
+                       .subscription("s")
+                       .build()));
+    broker.fail_next(testing::rpc::topic_partitions, 1'000'000, grpc::StatusCode::UNAVAILABLE);
+    const auto before = broker.calls(testing::rpc::topic_partitions);
+    auto subscribed = std::async(std::launch::async, [consumer] { return consumer->subscribe(); });
+    REQUIRE(danube_test::wait_until([&] { return broker.calls(testing::rpc::topic_partitions) > before; }));
+    std::this_thread::sleep_for(200ms);  // room for the retries a wait that overflowed would make
+    consumer->close();
+    REQUIRE(subscribed.wait_for(10s) == std::future_status::ready);
+    const auto outcome = subscribed.get();
+    REQUIRE_FALSE(outcome);
+    CHECK(outcome.error() == danube::errc::closed);
+    CHECK(broker.calls(testing::rpc::topic_partitions) - before == 1);
+    broker.clear_faults();
   }
 }

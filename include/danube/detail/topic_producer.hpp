@@ -522,7 +522,7 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
         op.state = send_op::stage::waiting;
         scan_from_ = 0;
         if (backoff) {
-          op.not_before = clock::now() + *backoff;
+          op.not_before = deadline_after(*backoff);  // the policy may ask for milliseconds::max()
         } else {
           op.attempts = 0;
           recover = true;
