@@ -30,6 +30,15 @@ class payload_arg {
   [[nodiscard]] std::string_view view() const noexcept { return is_owned_ ? std::string_view(owned_) : view_; }
   // The bytes as a std::string: moved out when owned, copied when viewed.
   [[nodiscard]] std::string release() && { return is_owned_ ? std::move(owned_) : std::string(view_); }
+  // The bytes into `out`: moved in when owned (no copy), else copied into out's own buffer (no
+  // allocation when it is large enough already).
+  void release_into(std::string& out) && {
+    if (is_owned_) {
+      out = std::move(owned_);
+    } else {
+      out.assign(view_);
+    }
+  }
 
  private:
   std::string_view view_;

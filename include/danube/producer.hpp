@@ -55,7 +55,7 @@ class producer_core final : public closable, public std::enable_shared_from_this
       : client_(std::move(client)),
         options_(std::move(options)),
         retry_(std::move(retry)),
-        limiter_(options_.max_pending_messages) {}
+        limiter_(std::make_shared<pending_limiter>(options_.max_pending_messages)) {}
 
   using clock = std::chrono::steady_clock;
 
@@ -126,30 +126,14 @@ class producer_core final : public closable, public std::enable_shared_from_this
     // Inside a callback that must not block a full queue fails at once: the slots it would wait
     // for may be freed only by the completions this very thread is about to run.
     const auto when_full = check_may_wait("send") ? options_.when_full : queue_full_policy::fail;
-    if (auto ok = limiter_.acquire(when_full, deadline); !ok) {
+    if (auto ok = limiter_->acquire(when_full, deadline); !ok) {
       complete(std::unexpected(std::move(ok).error()));
       return;
     }
-    auto op = std::make_shared<send_op>();
+    auto op = target->make_op();
     op->deadline = deadline;
-    op->request.set_payload(std::move(payload).release());
-    op->request.set_publish_time(static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count()));
-    if (!attrs.empty()) {
-      op->request.mutable_attributes()->insert(attrs.begin(), attrs.end());
-    }
-    if (key) {
-      op->request.set_routing_key(std::string(*key));
-    }
-    if (schema) {
-      op->request.set_schema_id(schema->schema_id);
-      op->request.set_schema_version(schema->version);
-    }
-    op->complete = [self = shared_from_this(), complete = std::move(complete)](result<message_id> outcome) {
-      self->limiter_.release();
-      complete(std::move(outcome));
-    };
+    fill_send_request(op->request, std::move(payload), key, attrs, schema);
+    op->complete = std::move(complete);  // the op releases the pending slot just before it runs
     target->send(std::move(op));
   }
 
@@ -190,7 +174,7 @@ class producer_core final : public closable, public std::enable_shared_from_this
       partitions = partitions_;
       partitions.insert(partitions.end(), pending_.begin(), pending_.end());
     }
-    limiter_.close();
+    limiter_->close();
     for (const auto& partition : partitions) {
       partition->close();
     }
@@ -211,11 +195,13 @@ class producer_core final : public closable, public std::enable_shared_from_this
     std::vector<std::shared_ptr<topic_producer>> created;
     const auto count = options_.partitions.value_or(0);
     if (count == 0) {
-      created.push_back(std::make_shared<topic_producer>(client_, options_.topic, options_.name, options_, retry_));
+      created.push_back(
+          std::make_shared<topic_producer>(client_, options_.topic, options_.name, options_, retry_, limiter_));
     } else {
       for (std::uint32_t i = 0; i < count; ++i) {
         created.push_back(std::make_shared<topic_producer>(client_, partition_topic_name(options_.topic, i),
-                                                           options_.name + "-" + std::to_string(i), options_, retry_));
+                                                           options_.name + "-" + std::to_string(i), options_, retry_,
+                                                           limiter_));
       }
     }
     // Wait for the service URL once (the connect timeout), then register every partition at once
@@ -313,7 +299,7 @@ class producer_core final : public closable, public std::enable_shared_from_this
   const std::shared_ptr<client_core> client_;
   const producer_options options_;
   const retry_schedule retry_;
-  pending_limiter limiter_;
+  const std::shared_ptr<pending_limiter> limiter_;  // shared with the partitions, which release it
   std::mutex mu_;
   std::vector<std::shared_ptr<topic_producer>> partitions_;
   std::vector<std::shared_ptr<topic_producer>> pending_;  // being created right now

@@ -15,15 +15,18 @@
 #include <danube/detail/grpc_status.hpp>
 #include <danube/detail/lookup.hpp>
 #include <danube/detail/once_completion.hpp>
+#include <danube/detail/pending_limiter.hpp>
 #include <danube/detail/proto.hpp>
 #include <danube/detail/resolve_async.hpp>
 #include <danube/detail/retry_loop.hpp>
 #include <danube/detail/schema_resolution.hpp>
 #include <danube/error.hpp>
 #include <danube/message.hpp>
+#include <danube/payload.hpp>
 #include <danube/producer_options.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -33,6 +36,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -40,30 +44,75 @@ namespace danube::detail {
 
 using send_completion = std::function<void(result<message_id>)>;
 
-// One message on its way: the wire request plus what to do when the broker has answered.
+class topic_producer;
+
+// Writes what the application gave into `request` (a new one, or a reused one whose buffers it
+// keeps): a moved-in payload replaces the payload buffer (no copy), a viewed one is copied into it
+// (exactly one copy, no allocation when the buffer is large enough).
+inline void fill_send_request(wire::StreamMessage& request, payload_arg payload, std::optional<std::string_view> key,
+                              const attributes& attrs, const std::optional<resolved_schema>& schema) {
+  std::move(payload).release_into(*request.mutable_payload());
+  request.set_publish_time(static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count()));
+  if (!attrs.empty()) {
+    request.mutable_attributes()->insert(attrs.begin(), attrs.end());
+  }
+  if (key) {
+    request.mutable_routing_key()->assign(*key);
+  }
+  if (schema) {
+    request.set_schema_id(schema->schema_id);
+    request.set_schema_version(schema->version);
+  }
+}
+
+// One message on its way: the wire request plus what to do when the broker has answered. A
+// topic_producer reuses its ops (make_op()): the request keeps the strings and sub-messages it
+// already allocated, and the call context lives inside the op, so a send allocates nothing here.
 struct send_op {
   enum class stage : std::uint8_t { waiting, in_flight, done };
 
-  send_op() = default;
+  explicit send_op(std::shared_ptr<pending_limiter> slots = nullptr) : limiter(std::move(slots)) {}
   send_op(const send_op&) = delete;
   send_op& operator=(const send_op&) = delete;
   // A send dropped before its completion ran (nothing should drop one) still completes, once.
-  ~send_op() {
-    if (complete) {
-      std::exchange(complete, nullptr)(unexpected_error(errc::closed, "the producer was closed"));
-    }
-  }
+  ~send_op() { finish(unexpected_error(errc::closed, "the producer was closed")); }
 
-  // Runs the completion; later calls do nothing.
+  // Releases the send's pending slot, then runs the completion; later calls do nothing.
   void finish(result<message_id> value) {
     if (complete) {
+      if (limiter) {
+        limiter->release();
+      }
       std::exchange(complete, nullptr)(std::move(value));
     }
   }
 
+  // Makes a completed op ready for the next message: what the next one does not overwrite is
+  // cleared; the request's buffers (payload, msg_id, name) stay for reuse.
+  void reset_for_reuse() {
+    complete = nullptr;
+    outcome.reset();
+    context.reset();
+    owner.reset();
+    state = stage::waiting;
+    attempts = 0;
+    sequence = 0;
+    deadline = {};
+    not_before = {};
+    request.clear_attributes();
+    request.clear_routing_key();
+    request.clear_schema_id();
+    request.clear_schema_version();
+    request.mutable_payload()->clear();
+  }
+
   wire::StreamMessage request;
   wire::MessageResponse response;
-  std::unique_ptr<grpc::ClientContext> context;
+  std::optional<grpc::ClientContext> context;  // one per attempt (a context serves one call)
+  std::shared_ptr<topic_producer> owner;       // keeps the producer alive while a call is in flight
+  std::shared_ptr<pending_limiter> limiter;    // whose slot this send holds until it completes
   send_completion complete;
   std::optional<result<message_id>> outcome;  // set once the send is done, successfully or not
   stage state = stage::waiting;
@@ -73,17 +122,81 @@ struct send_op {
   std::chrono::steady_clock::time_point not_before;  // backoff before the next attempt
 };
 
+// Completed send_ops kept for reuse by one topic_producer: at most `max_ops`, and of their payload
+// buffers only as many bytes as `payload_budget` (a larger buffer is freed), so an idle producer
+// holds little memory whatever it sent. Thread-safe, with a lock of its own (a leaf).
+class send_op_pool {
+ public:
+  static constexpr std::size_t default_payload_budget = 256 * 1024;
+
+  explicit send_op_pool(std::size_t max_ops, std::size_t payload_budget = default_payload_budget)
+      : max_ops_(max_ops), payload_budget_(payload_budget) {}
+
+  // A kept op, or nullptr when none is.
+  [[nodiscard]] std::shared_ptr<send_op> take() {
+    std::lock_guard lock(mu_);
+    if (ops_.empty()) {
+      return nullptr;
+    }
+    auto op = std::move(ops_.back());
+    ops_.pop_back();
+    payload_bytes_ -= op->request.payload().capacity();
+    return op;
+  }
+
+  // Keeps a completed op (its completion has run) unless the pool is full or someone else still
+  // holds the op (close() cancelling it): only the last holder may reuse it.
+  void give_back(std::shared_ptr<send_op> op) {
+    if (!op || op.use_count() != 1) {
+      return;
+    }
+    // Pairs with the release of the other holder's reference: what it did to the op (close()
+    // cancelling its context) happens before the reset.
+    std::atomic_thread_fence(std::memory_order_acquire);
+    op->reset_for_reuse();
+    std::lock_guard lock(mu_);
+    if (ops_.size() >= max_ops_) {
+      return;
+    }
+    const auto kept = op->request.payload().capacity();
+    if (payload_bytes_ + kept > payload_budget_) {
+      std::string().swap(*op->request.mutable_payload());
+    } else {
+      payload_bytes_ += kept;
+    }
+    ops_.push_back(std::move(op));
+  }
+
+  [[nodiscard]] std::size_t size() {
+    std::lock_guard lock(mu_);
+    return ops_.size();
+  }
+  [[nodiscard]] std::size_t payload_bytes() {
+    std::lock_guard lock(mu_);
+    return payload_bytes_;
+  }
+
+ private:
+  const std::size_t max_ops_;
+  const std::size_t payload_budget_;
+  std::mutex mu_;
+  std::vector<std::shared_ptr<send_op>> ops_;
+  std::size_t payload_bytes_ = 0;  // the capacity of the kept ops' payload buffers
+};
+
 class topic_producer : public std::enable_shared_from_this<topic_producer> {
  public:
   using clock = std::chrono::steady_clock;
 
+  // `limiter` is the producer's pending bound: each send holds one slot until it completes.
   topic_producer(std::shared_ptr<client_core> core, std::string topic, std::string name,
-                 const producer_options& options, retry_schedule retry)
+                 const producer_options& options, retry_schedule retry, std::shared_ptr<pending_limiter> limiter)
       : core_(std::move(core)),
         topic_(std::move(topic)),
         name_(std::move(name)),
         options_(options),
         retry_(std::move(retry)),
+        limiter_(std::move(limiter)),
         lane_(core_->next_lane()) {}
 
   [[nodiscard]] const std::string& topic() const noexcept { return topic_; }
@@ -95,6 +208,15 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
   // time. Runs on gRPC's callback API; `done` runs exactly once, on a gRPC or scheduler thread
   // (with errc::closed if the client closes first, also while waiting to retry).
   void create(completion done) { attempt_create_(once_completion<void>(std::move(done)), 1); }
+
+  // An op to fill and send(), holding a pending slot already taken: a completed one of this
+  // producer when one is kept, else a new one.
+  [[nodiscard]] std::shared_ptr<send_op> make_op() {
+    if (auto op = pool_.take()) {
+      return op;
+    }
+    return std::make_shared<send_op>(limiter_);
+  }
 
   // Queues one message whose `deadline` is set; `op->complete` runs exactly once, in queue order,
   // on a gRPC or scheduler thread (or on this thread if the producer is already closed).
@@ -344,7 +466,7 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
       starting_ = true;
     }
     for (;;) {
-      std::vector<std::shared_ptr<send_op>> starting;
+      std::vector<send_op*> starting;  // each stays queued (so alive) until its completion has run
       std::shared_ptr<wire::ProducerService::Stub> stub;
       broker_address address;
       bool expired = false;
@@ -365,18 +487,20 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
         recover_();
       }
       bool failed_to_start = false;
-      for (auto& op : starting) {
+      for (auto* op : starting) {
         if (auto ok = core_->prepare(*op->context, address, attempt_timeout(op->deadline, clock::now())); !ok) {
+          op->owner.reset();
           settle_(*op, std::move(ok).error());
           failed_to_start = true;
           continue;
         }
-        auto* raw = op.get();
-        stub->async()->SendMessage(
-            raw->context.get(), &raw->request, &raw->response,
-            [self = shared_from_this(), op = std::move(op)](const grpc::Status& status) {
-              self->on_sent_(*op, status.ok() ? std::nullopt : std::optional<error>(error_from_grpc(status)));
-            });
+        // The op stays queued (ops_) until its completion has run, and op->owner keeps this
+        // producer alive until then: the callback needs only the op's address, which
+        // std::function stores without allocating. After on_sent_ the op may already be reused.
+        stub->async()->SendMessage(&*op->context, &op->request, &op->response, [op](const grpc::Status& status) {
+          const auto self = std::move(op->owner);
+          self->on_sent_(*op, status.ok() ? std::nullopt : std::optional<error>(error_from_grpc(status)));
+        });
       }
       std::lock_guard lock(mu_);
       if (!failed_to_start && !again_) {
@@ -387,7 +511,7 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
   }
 
   // One pass over the queue (mu_ held): expires, collects what may start, arms the wake-up timer.
-  void scan_locked_(std::vector<std::shared_ptr<send_op>>& starting, bool& expired, bool& needs_recovery) {
+  void scan_locked_(std::vector<send_op*>& starting, bool& expired, bool& needs_recovery) {
     const auto now = clock::now();
     std::optional<clock::time_point> wake_at;
     // Every op before scan_from_ is in flight or done: the scan starts after them, so it costs
@@ -424,11 +548,12 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
       }
       stamp_(*op);
       op->state = send_op::stage::in_flight;
+      op->owner = shared_from_this();
       ++in_flight_;
       if (i == scan_from_) {
         ++scan_from_;
       }
-      starting.push_back(op);
+      starting.push_back(op.get());
     }
     if (wake_at) {
       arm_wake_locked_(*wake_at);
@@ -462,7 +587,8 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
 
   // Called with mu_ held: fills in what depends on the current registration.
   void stamp_(send_op& op) {
-    op.context = std::make_unique<grpc::ClientContext>();
+    op.context.reset();
+    op.context.emplace();
     op.request.set_request_id(core_->next_request_id());
     auto& id = *op.request.mutable_msg_id();
     id.set_producer_id(producer_id_);
@@ -572,8 +698,9 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
       const auto last = delivered_.back()->sequence;
       for (auto& finished : delivered_) {
         finished->finish(std::move(*finished->outcome));
+        pool_.give_back(std::move(finished));  // what the completion held went with it
       }
-      delivered_.clear();  // the ops, and what their completions held, go outside the lock
+      delivered_.clear();  // the ops not kept go outside the lock
       {
         std::lock_guard lock(mu_);
         completed_through_ = last;
@@ -588,6 +715,7 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
   const std::string name_;
   const producer_options options_;
   const retry_schedule retry_;
+  const std::shared_ptr<pending_limiter> limiter_;  // shared with the producer, which takes the slots
   const std::size_t lane_;  // which of the client's connections to the broker carries the sends
 
   std::mutex mu_;
@@ -611,6 +739,8 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
   bool starting_ = false;  // a thread is in start_ready_'s loop
   bool again_ = false;     // ... and must go round once more
   bool closed_ = false;
+  // Completed ops for make_op(), with a lock of their own: filling a request never waits for mu_.
+  send_op_pool pool_{std::min<std::size_t>(options_.max_in_flight, 64)};
 };
 
 }  // namespace danube::detail
