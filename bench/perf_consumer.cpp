@@ -2,10 +2,11 @@
 // the same run, against the same broker; and (--mode memory) a long run with a slow consumer that
 // shows the client's memory stays bounded.
 //
-//   case       what is timed
-//   prefilled  receiving N messages that were published (and buffered by the broker and the
-//              stream) before the clock started: the consumer's own cost
-//   live       receiving N messages while a producer publishes them (bare gRPC, 64 in flight)
+//   case             what is timed
+//   prefilled        receiving N messages that were published (and buffered by the broker and
+//                    the stream) before the clock started: the consumer's own cost
+//   prefilled batch  the same with consumer.receive_batch(--batch, ...) instead of receive()
+//   live             receiving N messages while a producer publishes them (bare gRPC, 64 in flight)
 //
 //   client: consumer.receive() in a loop     bare: Subscribe + generated sync stream reader
 //
@@ -33,7 +34,8 @@ struct options {
   common_options common;
   std::string mode = "throughput";
   std::size_t queue = 1000;  // the client's receive_queue_capacity
-  std::vector<std::string> cases{"prefilled", "live"};
+  std::vector<std::string> cases{"prefilled", "prefilled batch", "live"};
+  std::size_t batch = 256;  // receive_batch's max_messages in the batch case
   // --mode memory
   double consume_rate = 2000;
   std::size_t window = 64;
@@ -83,9 +85,20 @@ danube::consumer make_consumer(danube::client& client, const std::string& topic,
 
 // Receives up to `count` messages; stops early once `idle` passes without one.
 received client_receive(danube::consumer& consumer, std::uint64_t count, clock::time_point start,
-                        std::chrono::milliseconds idle) {
+                        std::chrono::milliseconds idle, std::size_t batch = 0) {
   received out;
   auto last = start;
+  while (batch > 0 && out.messages < count) {
+    auto ms = consumer.receive_batch(std::min<std::uint64_t>(batch, count - out.messages), idle);
+    if (!ms) {
+      break;
+    }
+    last = clock::now();
+    out.messages += ms->size();
+    for (const auto& m : *ms) {
+      out.bytes += m.payload().size();
+    }
+  }
   while (out.messages < count) {
     auto m = consumer.receive(idle);
     if (!m) {
@@ -134,7 +147,7 @@ received bare_receive(bare_consumer& consumer, std::uint64_t count, clock::time_
 }
 
 received run_client(danube::client& client, target& broker, const std::shared_ptr<grpc::Channel>& channel,
-                    const options& o, const std::string& payload, bool live, std::uint64_t count) {
+                    const options& o, const std::string& payload, bool live, std::uint64_t count, std::size_t batch) {
   const auto topic = unique_topic(live ? "live" : "prefilled");
   create_topic(channel, broker.url(), topic);
   auto consumer = make_consumer(client, topic, o.queue);
@@ -152,7 +165,7 @@ received run_client(danube::client& client, target& broker, const std::shared_pt
   } else {
     publish(channel, broker.url(), topic, payload, count);
     const usage_meter meter;
-    out = client_receive(consumer, count, clock::now(), 2s);
+    out = client_receive(consumer, count, clock::now(), 2s, batch);
     out.used = meter.stop();
   }
   consumer.close();
@@ -203,6 +216,7 @@ int throughput_mode(const options& o) {
              "futex/msg", "csw/msg");
   for (const auto& name : o.cases) {
     const bool live = name == "live";
+    const std::size_t batch = name == "prefilled batch" ? o.batch : 0;
     std::vector<double> client_rates;
     std::vector<double> bare_rates;
     std::vector<double> ratios;
@@ -218,7 +232,7 @@ int throughput_mode(const options& o) {
       };
       const auto run_k = [&] {
         if (o.common.client()) {
-          k = run_client(client, broker, channel, o, payload, live, count);
+          k = run_client(client, broker, channel, o, payload, live, count, batch);
         }
       };
       if (r % 2 == 0) {
@@ -398,13 +412,14 @@ int main(int argc, char** argv) {
                  o.mode = std::string(v);
                  return v == "throughput" || v == "memory";
                }},
-              {"--cases", "prefilled,live", "throughput mode: the cases to run, in order (default prefilled,live)",
+              {"--cases", "CASE,...",
+               "throughput mode: the cases to run, in order: prefilled, prefilled batch, live (default all three)",
                [&](std::string_view v) {
                  std::vector<std::string> cases;
                  while (!v.empty()) {
                    const auto comma = v.find(',');
                    const auto one = v.substr(0, comma);
-                   if (one != "prefilled" && one != "live") {
+                   if (one != "prefilled" && one != "prefilled batch" && one != "live") {
                      return false;
                    }
                    cases.emplace_back(one);
@@ -413,6 +428,8 @@ int main(int argc, char** argv) {
                  o.cases = std::move(cases);
                  return !o.cases.empty();
                }},
+              {"--batch", "N", "the prefilled batch case: receive_batch's max_messages (default 256)",
+               [&](std::string_view v) { return parse_number(v, o.batch) && o.batch > 0; }},
               {"--queue", "N", "the client's receive_queue_capacity (default 1000)",
                [&](std::string_view v) { return parse_number(v, o.queue) && o.queue > 0; }},
               {"--consume-rate", "MSG/S", "memory mode: how fast the slow consumer takes messages (default 2000)",

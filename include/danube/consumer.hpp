@@ -11,6 +11,7 @@
 #pragma once
 
 #include <danube/consumer_options.hpp>
+#include <danube/detail/ack_batch.hpp>
 #include <danube/detail/await_all.hpp>
 #include <danube/detail/callback_scope.hpp>
 #include <danube/detail/client_core.hpp>
@@ -34,6 +35,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -80,21 +82,27 @@ class consumer_core final : public closable, public std::enable_shared_from_this
   }
 
   [[nodiscard]] result<message> receive(std::optional<std::chrono::milliseconds> timeout) {
-    if (timeout && timeout->count() > 0) {
-      if (auto ok = check_may_wait("receive() with a timeout"); !ok) {
-        return std::unexpected(std::move(ok).error());
-      }
-    }
-    if (auto ok = ready_(); !ok) {
+    if (auto ok = receivable_(timeout); !ok) {
       return std::unexpected(std::move(ok).error());
     }
-    {
-      std::lock_guard lock(mu_);
-      if (listening_) {
-        return unexpected_error(errc::failed_precondition, "this consumer delivers to its message listener");
-      }
-    }
     return queue_->pop(timeout);
+  }
+
+  // What is queued, up to `max_messages`, waiting up to `timeout` for the first (Pulsar's
+  // batchReceive): one hand-over between threads for the whole batch.
+  [[nodiscard]] result<std::vector<message>> receive_batch(std::size_t max_messages,
+                                                           std::optional<std::chrono::milliseconds> timeout) {
+    if (max_messages == 0) {
+      return unexpected_error(errc::invalid_argument, "receive_batch: max_messages must be at least 1");
+    }
+    if (auto ok = receivable_(timeout); !ok) {
+      return std::unexpected(std::move(ok).error());
+    }
+    std::vector<message> batch;
+    if (auto ok = queue_->pop_batch(batch, max_messages, timeout); !ok) {
+      return std::unexpected(std::move(ok).error());
+    }
+    return batch;
   }
 
   void ack(const message& m, topic_consumer::completion done) {
@@ -104,6 +112,23 @@ class consumer_core final : public closable, public std::enable_shared_from_this
       return;
     }
     (*partition)->ack(m, std::move(done));
+  }
+
+  // Acknowledges every message of `messages` (each to its partition's broker; at most
+  // ack_batch::window calls at once); `done` runs once, when all have answered, with the first
+  // failure. Nothing is acknowledged when one of them was not received by this consumer.
+  void ack(std::span<const message> messages, topic_consumer::completion done) {
+    std::vector<ack_batch::one> acks;
+    acks.reserve(messages.size());
+    for (const auto& m : messages) {
+      auto partition = partition_of_(m);
+      if (!partition) {
+        done(std::unexpected(std::move(partition).error()));
+        return;
+      }
+      acks.push_back({std::move(*partition), topic_consumer::ack_request(m)});
+    }
+    ack_batch::start(std::move(acks), std::move(done));
   }
 
   void nack(const message& m, const nack_options& options, topic_consumer::completion done) {
@@ -239,12 +264,22 @@ class consumer_core final : public closable, public std::enable_shared_from_this
   }
 
   // The listeners run marked as such (callback_scope): they may block, and may call anything.
+  // The queue is taken in batches (one hand-over per batch) and delivered one message at a time;
+  // a close() from anywhere (the listener included) stops delivery before the next message.
   void drain_() {
     const callback_scope scope(callback_kind::listener);
+    static constexpr std::size_t batch_size = 64;
+    std::vector<message> batch;
     for (;;) {
-      auto next = queue_->pop(std::nullopt);
+      batch.clear();
+      auto next = queue_->pop_batch(batch, batch_size, std::nullopt);
       if (next) {
-        on_message_(std::move(*next));
+        for (auto& m : batch) {
+          if (queue_->closed()) {
+            return;  // draining_ stays set: nothing is delivered after close
+          }
+          on_message_(std::move(m));
+        }
         continue;
       }
       if (next.error() == errc::closed) {
@@ -274,13 +309,23 @@ class consumer_core final : public closable, public std::enable_shared_from_this
     }
   }
 
-  [[nodiscard]] result<void> ready_() {
+  // receive() and receive_batch() may be called: subscribed, not closed, no listener, and (to wait)
+  // not inside a callback that must not block.
+  [[nodiscard]] result<void> receivable_(std::optional<std::chrono::milliseconds> timeout) {
+    if (timeout && timeout->count() > 0) {
+      if (auto ok = check_may_wait("receive() with a timeout"); !ok) {
+        return ok;
+      }
+    }
     std::lock_guard lock(mu_);
     if (closed_) {
       return unexpected_error(errc::closed, "the consumer is closed");
     }
     if (partitions_.empty()) {
       return unexpected_error(errc::failed_precondition, "subscribe() has not succeeded on this consumer");
+    }
+    if (listening_) {
+      return unexpected_error(errc::failed_precondition, "this consumer delivers to its message listener");
     }
     return {};
   }
@@ -374,6 +419,16 @@ class basic_consumer {
     return core ? core->receive(std::nullopt) : moved_from_();
   }
 
+  // Every message already queued, up to `max_messages` (>= 1), waiting up to `timeout` for the
+  // first one; errc::timeout when none came (Pulsar's batchReceive, minus its wait for more). A
+  // failure notice ends a batch: it is the error of the next call. Handing a batch over costs what
+  // handing one message does, so a consumer catching up on a backlog should receive in batches.
+  [[nodiscard]] result<std::vector<message>> receive_batch(std::size_t max_messages,
+                                                           std::chrono::milliseconds timeout) {
+    const auto core = core_;
+    return core ? core->receive_batch(max_messages, timeout) : moved_from_();
+  }
+
   // Delivers every message to `on_message` instead of receive(): on the client's listener thread,
   // one call at a time, in order. Failures the consumer could not recover from go to `on_error`.
   // The listener may block (it holds up only this client's listeners) and may call anything.
@@ -405,6 +460,29 @@ class basic_consumer {
       return detail::empty_callback("ack_async");
     }
     ack_(m, as_callback_(std::move(done)));
+    return {};
+  }
+
+  // Acknowledges a batch (e.g. one receive_batch() returned) and waits until every ack was
+  // answered: the first failure, if any. At most 64 Ack calls are in flight at once (the broker
+  // acknowledges one message per call); nothing is sent when one of the messages was not received
+  // by this consumer (errc::invalid_argument). Inside a completion: failed_precondition, as ack(m).
+  [[nodiscard]] result<void> ack(std::span<const message> messages) {
+    if (auto ok = detail::check_may_wait("ack()"); !ok) {
+      return ok;
+    }
+    return ack_async(messages).get();
+  }
+  [[nodiscard]] std::future<result<void>> ack_async(std::span<const message> messages) {
+    return to_future_([&](completion done) { ack_batch_(messages, std::move(done)); });
+  }
+  // Callback form, as ack_async(m, done): `done` runs exactly once, on a client thread; an empty
+  // `done` is refused (errc::invalid_argument) and nothing is sent.
+  [[nodiscard]] result<void> ack_async(std::span<const message> messages, completion done) {
+    if (!done) {
+      return detail::empty_callback("ack_async");
+    }
+    ack_batch_(messages, as_callback_(std::move(done)));
     return {};
   }
 
@@ -467,6 +545,15 @@ class basic_consumer {
       return;
     }
     core->ack(m, std::move(done));
+  }
+
+  void ack_batch_(std::span<const message> messages, completion done) {
+    const auto core = core_;
+    if (!core) {
+      done(moved_from_());
+      return;
+    }
+    core->ack(messages, std::move(done));
   }
 
   void nack_(const message& m, const nack_options& options, completion done) {

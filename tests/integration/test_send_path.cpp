@@ -14,7 +14,7 @@ using danube_test::require_ok;
 
 namespace {
 
-std::string pattern(std::size_t size, char seed) {
+std::string send_path_pattern(std::size_t size, char seed) {
   std::string out(size, '\0');
   for (std::size_t i = 0; i < size; ++i) {
     out[i] = static_cast<char>(seed + static_cast<char>(i % 23));
@@ -41,12 +41,12 @@ TEST_SUITE("send path") {
     require_ok(consumer.subscribe());
     REQUIRE(danube_test::wait_until([&] { return broker.streaming_consumers(topic) == 1; }));
 
-    require_ok(producer.send_with_key("the-key", pattern(5000, 'a'), {{"color", "red"}, {"size", "xl"}}));
+    require_ok(producer.send_with_key("the-key", send_path_pattern(5000, 'a'), {{"color", "red"}, {"size", "xl"}}));
     require_ok(producer.send("short"));
-    require_ok(producer.send(pattern(3, 'b'), {{"only", "one"}}));
+    require_ok(producer.send(send_path_pattern(3, 'b'), {{"only", "one"}}));
 
     auto first = require_ok(consumer.receive(10s));
-    CHECK(first.payload_string() == pattern(5000, 'a'));
+    CHECK(first.payload_string() == send_path_pattern(5000, 'a'));
     CHECK(first.routing_key() == std::optional<std::string_view>("the-key"));
     CHECK(first.attributes().size() == 2);
 
@@ -56,7 +56,7 @@ TEST_SUITE("send path") {
     CHECK(second.attributes().empty());
 
     auto third = require_ok(consumer.receive(10s));
-    CHECK(third.payload_string() == pattern(3, 'b'));
+    CHECK(third.payload_string() == send_path_pattern(3, 'b'));
     CHECK(third.attributes() == danube::attributes{{"only", "one"}});
     CHECK_FALSE(third.routing_key().has_value());
   }
@@ -86,7 +86,7 @@ TEST_SUITE("send path") {
       std::vector<std::future<danube::result<danube::message_id>>> outcomes;
       for (int round = 0; round < 3; ++round) {
         for (std::size_t i = 0; i < sizes.size(); ++i) {
-          auto payload = pattern(sizes[i], static_cast<char>('a' + round + static_cast<int>(i)));
+          auto payload = send_path_pattern(sizes[i], static_cast<char>('a' + round + static_cast<int>(i)));
           sent.push_back(payload);
           switch ((i + static_cast<std::size_t>(round)) % 3) {
             case 0: outcomes.push_back(producer.send_async(payload)); break;

@@ -17,7 +17,7 @@ namespace {
 namespace wire = danube::detail::wire;
 constexpr std::size_t one_mib = 1024 * 1024;
 
-void fill(wire::StreamMessage& request, danube::payload_arg payload) {
+void fill_payload_only(wire::StreamMessage& request, danube::payload_arg payload) {
   danube::detail::fill_send_request(request, std::move(payload), std::nullopt, {}, std::nullopt);
 }
 
@@ -28,14 +28,14 @@ TEST_SUITE("payload path") {
     std::string payload(one_mib, 'm');
     const char* bytes = payload.data();
     wire::StreamMessage request;
-    fill(request, std::move(payload));
+    fill_payload_only(request, std::move(payload));
     CHECK(request.payload().data() == bytes);
     CHECK(request.payload().size() == one_mib);
 
     // A reused request (a pooled send_op's) gives up its old buffer for the moved-in one.
     std::string next(one_mib, 'n');
     const char* next_bytes = next.data();
-    fill(request, std::move(next));
+    fill_payload_only(request, std::move(next));
     CHECK(request.payload().data() == next_bytes);
     CHECK(request.payload().front() == 'n');
   }
@@ -43,14 +43,14 @@ TEST_SUITE("payload path") {
   TEST_CASE("a viewed payload is copied exactly once, into the request's own buffer, reused when large enough") {
     const std::string source(one_mib, 'v');
     wire::StreamMessage request;
-    fill(request, std::string_view(source));
+    fill_payload_only(request, std::string_view(source));
     CHECK(request.payload().data() != source.data());
     CHECK(request.payload() == source);
 
     const char* buffer = request.payload().data();
     request.mutable_payload()->clear();  // what recycling a send_op does: the capacity stays
     const std::string smaller(one_mib / 2, 'w');
-    fill(request, std::as_bytes(std::span(smaller.data(), smaller.size())));
+    fill_payload_only(request, std::as_bytes(std::span(smaller.data(), smaller.size())));
     CHECK(request.payload().data() == buffer);  // no allocation: copied into the kept buffer
     CHECK(request.payload() == smaller);
   }

@@ -54,6 +54,10 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
         lane_(core_->next_lane()) {}
 
   [[nodiscard]] const std::string& topic() const noexcept { return topic_; }
+  [[nodiscard]] bool closed() {
+    std::lock_guard lock(mu_);
+    return closed_;
+  }
 
   // Looks the topic up and subscribes on the broker that serves it, retrying retryable failures
   // per the policy; `done` runs exactly once (on a gRPC or scheduler thread; with errc::closed if
@@ -73,11 +77,18 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
     }
   }
 
-  void ack(const message& m, completion done) {
+  void ack(const message& m, completion done) { ack(ack_request(m), std::move(done)); }
+
+  // The Ack call for `m`, self-contained (it does not refer to the message).
+  [[nodiscard]] static wire::AckRequest ack_request(const message& m) {
     wire::AckRequest request;
     request.set_request_id(message_access::request_id(m));
     message_access::fill(*request.mutable_msg_id(), m.id());
     request.set_subscription_name(message_access::subscription(m));
+    return request;
+  }
+
+  void ack(wire::AckRequest request, completion done) {
     async_unary<wire::ConsumerService>(
         *core_, address_snapshot_(),
         static_cast<async_method<wire::ConsumerService, wire::AckRequest, wire::AckResponse>>(
