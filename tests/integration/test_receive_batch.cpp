@@ -161,7 +161,10 @@ TEST_SUITE("receive batch") {
       many.insert(many.end(), batch.begin(), batch.end());
     }
     std::promise<danube::result<void>> outcome;
-    consumer.ack_async(many, [&](danube::result<void> r) { outcome.set_value(std::move(r)); });
+    require_ok(consumer.ack_async(many, [&](danube::result<void> r) { outcome.set_value(std::move(r)); }));
+    const auto no_callback = consumer.ack_async(many, {});
+    REQUIRE_FALSE(no_callback);
+    CHECK(no_callback.error() == danube::errc::invalid_argument);
     consumer.close();
     auto done = outcome.get_future();
     REQUIRE(done.wait_for(10s) == std::future_status::ready);

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <concepts>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 #include <doctest/doctest.h>
@@ -63,6 +64,26 @@ static_assert(danube::serializer<order_serializer>);
                       .build();                          // result<producer>: validation only, no I/O
   auto created = producer->create();                     // result<void>: lookup + CreateProducer per partition
   return created.has_value();
+}
+
+// docs/producer.md, more than one connection per broker
+[[maybe_unused]] bool connections_per_broker(const std::string& url) {
+  auto client = danube::client::builder().service_url(url).connections_per_broker(4).build();
+  auto producer = client->new_producer().topic("/default/clicks").name("w").partitions(8).max_in_flight(64).build();
+  return producer.has_value();
+}
+
+// docs/consumer.md, receiving in batches
+void process([[maybe_unused]] std::string_view payload) {}
+[[maybe_unused]] void receive_in_batches(danube::consumer& consumer) {
+  while (auto batch = consumer.receive_batch(256, std::chrono::seconds(1))) {
+    for (const danube::message& m : *batch) {
+      process(m.payload_string());
+    }
+    if (auto acked = consumer.ack(*batch); !acked) {
+      fmt::print(stderr, "{}\n", acked.error());
+    }
+  }
 }
 
 // docs/errors.md

@@ -3,12 +3,17 @@
 // by buffer identity (the same heap buffer travels), which is deterministic.
 #include <danube/detail/message_access.hpp>
 #include <danube/detail/proto.hpp>
+#include <danube/detail/receive_queue.hpp>
 #include <danube/detail/topic_producer.hpp>
 #include <danube/payload.hpp>
 
+#include <chrono>
 #include <cstddef>
+#include <memory>
 #include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -67,6 +72,32 @@ TEST_SUITE("payload path") {
     danube::payload_arg(viewed).release_into(copy);
     CHECK(copy == viewed);
     CHECK(copy.data() != viewed.data());
+  }
+
+  TEST_CASE("a received payload crosses the receive queue without a copy, in a single pop and in a batch") {
+    danube::detail::receive_queue queue(4);
+    struct never_paused final : danube::detail::paused_reader {
+      void resume() override {}
+    };
+    const auto reader = std::make_shared<never_paused>();
+    const auto read = [](char fill_with) {
+      wire::StreamMessage incoming;
+      incoming.set_payload(std::string(one_mib, fill_with));
+      return danube::message_access::from_wire(incoming, "sub");
+    };
+    auto first = read('q');
+    const char* bytes = first.payload_string().data();
+    REQUIRE(queue.push(std::move(first), reader));
+    auto m = queue.pop(std::chrono::milliseconds(0));
+    REQUIRE(m);
+    CHECK(m->payload_string().data() == bytes);
+    auto second = read('s');
+    const char* second_bytes = second.payload_string().data();
+    REQUIRE(queue.push(std::move(second), reader));
+    std::vector<danube::message> batch;
+    REQUIRE(queue.pop_batch(batch, 10, std::chrono::milliseconds(0)));
+    REQUIRE(batch.size() == 1);
+    CHECK(batch.front().payload_string().data() == second_bytes);
   }
 
   TEST_CASE("a received payload reaches the application without a copy") {
