@@ -194,3 +194,49 @@ TEST_SUITE("receive batch") {
     CHECK(danube_test::wait_until([&] { return f.broker.unacked_messages(f.topic, "s") == 0; }));
   }
 }
+
+TEST_SUITE("receive batch") {
+  TEST_CASE("a listener that closes its consumer mid-batch gets no further message") {
+    batch_fixture f;
+    auto producer = f.producer();
+    auto consumer = f.consumer();
+    for (int i = 0; i < 50; ++i) {
+      require_ok(producer.send("m" + std::to_string(i)));
+    }
+    // Most of the 50 are queued by now: the listener's first batch holds many of them.
+    std::atomic<int> calls{0};
+    std::atomic<bool> after_close{false};
+    std::atomic<bool> closed{false};
+    require_ok(consumer.on_message([&](const danube::message&) {
+      if (closed.load()) {
+        after_close = true;
+      }
+      if (calls.fetch_add(1) + 1 == 3) {
+        consumer.close();
+        closed = true;
+      }
+    }));
+    REQUIRE(danube_test::wait_until([&] { return closed.load(); }));
+    std::this_thread::sleep_for(100ms);  // room for a wrong delivery to show; nothing is timed
+    CHECK(calls.load() == 3);
+    CHECK_FALSE(after_close.load());
+  }
+
+  TEST_CASE("inside a send completion receive_batch may not wait (failed_precondition) but may take what is there") {
+    batch_fixture f;
+    auto producer = f.producer();
+    auto consumer = f.consumer();
+    std::promise<std::pair<std::optional<danube::errc>, std::optional<danube::errc>>> seen;
+    require_ok(producer.send_async("x", {}, [&](const danube::result<danube::message_id>&) {
+      const auto waiting = consumer.receive_batch(10, 1s);
+      const auto now = consumer.receive_batch(10, 0ms);
+      seen.set_value({waiting ? std::nullopt : std::optional(waiting.error().code()),
+                      now ? std::nullopt : std::optional(now.error().code())});
+    }));
+    auto future = seen.get_future();
+    REQUIRE(future.wait_for(10s) == std::future_status::ready);
+    const auto [waiting_error, now_error] = future.get();
+    CHECK(waiting_error == danube::errc::failed_precondition);
+    CHECK((!now_error || *now_error == danube::errc::timeout));
+  }
+}

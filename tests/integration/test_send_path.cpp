@@ -3,8 +3,10 @@
 #include "support/test_support.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -113,5 +115,51 @@ TEST_SUITE("send path") {
         CHECK(received == sent);
       }
     }
+  }
+}
+
+TEST_SUITE("send path") {
+  TEST_CASE("completions that send again (reusing pooled ops) and one that closes the producer: each runs once") {
+    auto broker = danube_test::start_broker();
+    auto client = danube_test::connect(broker);
+    const auto topic = danube_test::unique_topic("reuse-reenter");
+    auto producer = require_ok(client.new_producer().topic(topic).name("p").max_in_flight(4).build());
+    require_ok(producer.create());
+    constexpr int first_wave = 40;
+    constexpr int close_at = 60;  // the completion of this many-th send closes the producer
+    std::atomic<int> completions{0};
+    std::atomic<int> succeeded{0};
+    std::atomic<int> refused{0};
+    std::vector<std::atomic<int>> runs(2 * first_wave);
+    std::function<void(int)> send_one;
+    send_one = [&](int i) {
+      // A fresh payload moved in, as big as the pool's budget allows to keep, then small ones.
+      auto sent = producer.send_async(std::string(i % 2 == 0 ? 70000 : 10, static_cast<char>('a' + i % 26)), {},
+                                      [&, i](const danube::result<danube::message_id>& r) {
+                                        runs[static_cast<std::size_t>(i)].fetch_add(1);
+                                        (r ? succeeded : refused).fetch_add(1);
+                                        const int n = completions.fetch_add(1) + 1;
+                                        if (i < first_wave) {
+                                          send_one(i + first_wave);  // from inside the completion
+                                        }
+                                        if (n == close_at) {
+                                          producer.close();  // from inside a completion: must not hang
+                                        }
+                                      });
+      if (!sent) {
+        runs[static_cast<std::size_t>(i)].fetch_add(1);
+        refused.fetch_add(1);
+        completions.fetch_add(1);
+      }
+    };
+    for (int i = 0; i < first_wave; ++i) {
+      send_one(i);
+    }
+    REQUIRE(danube_test::wait_until([&] { return completions.load() == 2 * first_wave; }, 20s));
+    for (const auto& r : runs) {
+      CHECK(r.load() == 1);
+    }
+    CHECK(succeeded.load() >= close_at);  // every send completed before the close succeeded
+    CHECK(succeeded.load() + refused.load() == 2 * first_wave);
   }
 }

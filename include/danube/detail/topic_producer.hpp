@@ -140,7 +140,7 @@ class send_op_pool {
     }
     auto op = std::move(ops_.back());
     ops_.pop_back();
-    payload_bytes_ -= op->request.payload().capacity();
+    payload_bytes_ -= heap_bytes_(op->request.payload());
     return op;
   }
 
@@ -158,9 +158,9 @@ class send_op_pool {
     if (ops_.size() >= max_ops_) {
       return;
     }
-    const auto kept = op->request.payload().capacity();
+    const auto kept = heap_bytes_(op->request.payload());
     if (payload_bytes_ + kept > payload_budget_) {
-      std::string().swap(*op->request.mutable_payload());
+      std::string().swap(*op->request.mutable_payload());  // now in the string itself: no heap bytes
     } else {
       payload_bytes_ += kept;
     }
@@ -177,6 +177,11 @@ class send_op_pool {
   }
 
  private:
+  // What a string's buffer holds on the heap (none while it is in the string itself).
+  [[nodiscard]] static std::size_t heap_bytes_(const std::string& s) noexcept {
+    return s.capacity() > std::string().capacity() ? s.capacity() : 0;
+  }
+
   const std::size_t max_ops_;
   const std::size_t payload_budget_;
   std::mutex mu_;
@@ -716,7 +721,7 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
   const producer_options options_;
   const retry_schedule retry_;
   const std::shared_ptr<pending_limiter> limiter_;  // shared with the producer, which takes the slots
-  const std::size_t lane_;  // which of the client's connections to the broker carries the sends
+  const std::size_t lane_;                          // which of the client's connections to the broker carries the sends
 
   std::mutex mu_;
   std::condition_variable idle_;
