@@ -102,7 +102,7 @@ class producer_core final : public closable, public std::enable_shared_from_this
     // The send timeout counts from here: waiting for room in the pending queue is part of it.
     const auto deadline = deadline_after(options_.send_timeout);
     if (auto ok = validate_(key, payload, attrs); !ok) {
-      complete(std::unexpected(std::move(ok).error()));
+      refuse_(complete, std::move(ok).error());
       return;
     }
     std::shared_ptr<topic_producer> target;
@@ -120,14 +120,14 @@ class producer_core final : public closable, public std::enable_shared_from_this
       }
     }
     if (refused) {
-      complete(std::unexpected(std::move(*refused)));
+      refuse_(complete, std::move(*refused));
       return;
     }
     // Inside a callback that must not block a full queue fails at once: the slots it would wait
     // for may be freed only by the completions this very thread is about to run.
     const auto when_full = check_may_wait("send") ? options_.when_full : queue_full_policy::fail;
     if (auto ok = limiter_->acquire(when_full, deadline); !ok) {
-      complete(std::unexpected(std::move(ok).error()));
+      refuse_(complete, std::move(ok).error());
       return;
     }
     auto op = target->make_op();
@@ -263,6 +263,13 @@ class producer_core final : public closable, public std::enable_shared_from_this
     return {};
   }
 
+  // A send refused before it was queued: its completion runs here, on the caller's thread, marked
+  // like every send completion (send_op::finish).
+  static void refuse_(const send_completion& complete, error why) {
+    const callback_scope scope(callback_kind::completion);
+    complete(std::unexpected(std::move(why)));
+  }
+
   [[nodiscard]] static result<void> validate_(std::optional<std::string_view> key, const payload_arg& payload,
                                               const attributes& attrs) {
     if (payload.size() > max_payload_size) {
@@ -385,7 +392,7 @@ class basic_producer {
     if (!done) {
       return detail::empty_callback("send_async");
     }
-    dispatch_(std::nullopt, std::move(payload), attrs, as_callback_(std::move(done)));
+    dispatch_(std::nullopt, std::move(payload), attrs, std::move(done));
     return {};
   }
   result<void> send_with_key_async(std::string_view key, payload_arg payload, const attributes& attrs,
@@ -393,7 +400,7 @@ class basic_producer {
     if (!done) {
       return detail::empty_callback("send_with_key_async");
     }
-    dispatch_(key, std::move(payload), attrs, as_callback_(std::move(done)));
+    dispatch_(key, std::move(payload), attrs, std::move(done));
     return {};
   }
 
@@ -446,15 +453,11 @@ class basic_producer {
     return unexpected_error(errc::closed, "the producer was moved from");
   }
 
-  // A user's completion, marked as a callback that must not block while it runs.
-  [[nodiscard]] static completion as_callback_(completion done) {
-    return detail::in_callback_scope(detail::callback_kind::completion, std::move(done));
-  }
-
   void dispatch_(std::optional<std::string_view> key, payload_arg payload, const attributes& attrs, completion done) {
     // Held for the call: a callback it runs inline may destroy this handle.
     const auto core = core_;
     if (!core) {
+      const detail::callback_scope scope(detail::callback_kind::completion);  // as every send completion
       done(moved_from_());
       return;
     }

@@ -79,12 +79,15 @@ struct send_op {
   // A send dropped before its completion ran (nothing should drop one) still completes, once.
   ~send_op() { finish(unexpected_error(errc::closed, "the producer was closed")); }
 
-  // Releases the send's pending slot, then runs the completion; later calls do nothing.
+  // Releases the send's pending slot, then runs the completion, marked as a callback that must
+  // not block (marked here, for every send, rather than by wrapping each completion in another
+  // std::function: that was an allocation per message); later calls do nothing.
   void finish(result<message_id> value) {
     if (complete) {
       if (limiter) {
         limiter->release();
       }
+      const callback_scope scope(callback_kind::completion);
       std::exchange(complete, nullptr)(std::move(value));
     }
   }
@@ -470,10 +473,13 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
       }
       starting_ = true;
     }
+    // Only the thread in this loop touches starting_ops_ and starting_address_: their buffers are
+    // reused from pass to pass (no allocation per message).
+    auto& starting = starting_ops_;
+    auto& address = starting_address_;
     for (;;) {
-      std::vector<send_op*> starting;  // each stays queued (so alive) until its completion has run
+      starting.clear();  // each op in it stays queued (so alive) until its completion has run
       std::shared_ptr<wire::ProducerService::Stub> stub;
-      broker_address address;
       bool expired = false;
       bool needs_recovery = false;
       {
@@ -741,8 +747,10 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
   bool registered_ = false;
   bool recovering_ = false;
   bool delivering_ = false;
-  bool starting_ = false;  // a thread is in start_ready_'s loop
-  bool again_ = false;     // ... and must go round once more
+  bool starting_ = false;               // a thread is in start_ready_'s loop
+  std::vector<send_op*> starting_ops_;  // that thread's: the sends it starts in this pass
+  broker_address starting_address_;     // that thread's: where they go (assigned: no new buffers)
+  bool again_ = false;                  // ... and must go round once more
   bool closed_ = false;
   // Completed ops for make_op(), with a lock of their own: filling a request never waits for mu_.
   send_op_pool pool_{std::min<std::size_t>(options_.max_in_flight, 64)};
