@@ -84,12 +84,17 @@ struct send_op {
   // std::function: that was an allocation per message); later calls do nothing.
   void finish(result<message_id> value) {
     if (complete) {
-      if (limiter) {
-        limiter->release();
-      }
-      const callback_scope scope(callback_kind::completion);
-      std::exchange(complete, nullptr)(std::move(value));
+      run_completion(std::exchange(complete, nullptr), limiter.get(), std::move(value));
     }
+  }
+
+  // What finish() does, for a completion already taken out of its op (the op may be reused).
+  static void run_completion(send_completion done, pending_limiter* slots, result<message_id> value) {
+    if (slots != nullptr) {
+      slots->release();
+    }
+    const callback_scope scope(callback_kind::completion);
+    done(std::move(value));
   }
 
   // Makes a completed op ready for the next message: what the next one does not overwrite is
@@ -708,8 +713,15 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
       }
       const auto last = delivered_.back()->sequence;
       for (auto& finished : delivered_) {
-        finished->finish(std::move(*finished->outcome));
-        pool_.give_back(std::move(finished));  // what the completion held went with it
+        // The op goes back to the pool before its completion runs: a sender that the completion
+        // wakes (send() waiting on a future) finds it there instead of allocating a new one.
+        auto done = std::exchange(finished->complete, nullptr);
+        auto outcome = std::move(*finished->outcome);
+        auto* slots = finished->limiter.get();
+        pool_.give_back(std::move(finished));
+        if (done) {
+          send_op::run_completion(std::move(done), slots, std::move(outcome));
+        }
       }
       delivered_.clear();  // the ops not kept go outside the lock
       {
@@ -753,7 +765,7 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
   bool again_ = false;                  // ... and must go round once more
   bool closed_ = false;
   // Completed ops for make_op(), with a lock of their own: filling a request never waits for mu_.
-  send_op_pool pool_{std::min<std::size_t>(options_.max_in_flight, 64)};
+  send_op_pool pool_{std::min<std::size_t>(options_.max_pending_messages, 64)};
 };
 
 }  // namespace danube::detail
