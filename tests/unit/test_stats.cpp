@@ -4,9 +4,11 @@
 #include <danube/stats.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <mutex>
 #include <random>
 #include <set>
 #include <string>
@@ -87,24 +89,47 @@ TEST_SUITE("stats") {
     CHECK(s.max == 50ms);
   }
 
-  TEST_CASE("latency histogram and counters from four threads: exact counts") {
+  TEST_CASE("counters written by four threads taking turns (the partition lock), read meanwhile: exact counts") {
     latency_histogram h;
     danube::detail::producer_counters counters;
+    danube::detail::consumer_counters received;
+    std::mutex partition_lock;  // what topic_producer's mu_ is to the hooks
+    std::atomic<bool> done{false};
+    std::thread reader([&] {
+      while (!done) {
+        const auto s = counters.snapshot();
+        CHECK(s.messages_acked + s.messages_failed <= 40'000);
+        (void)h.counts().summary();
+      }
+    });
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t) {
       threads.emplace_back([&, t] {
+        danube::message m;
         for (int i = 0; i < 10'000; ++i) {
-          h.record(std::chrono::microseconds(i % 100 + t));
-          counters.on_wire(true, 3);
-          counters.on_done(i % 10 != 0, 3, std::chrono::microseconds(i));
+          {
+            std::lock_guard lock(partition_lock);
+            h.record(std::chrono::microseconds(i % 100 + t));
+            counters.on_queued(3);
+            counters.on_done(i % 10 != 0, 3, std::chrono::microseconds(i));
+          }
+          received.on_received(m, static_cast<std::uint64_t>(t * 10'000 + i));  // its own lock
+          received.on_ack_done(true);                                           // any thread
+          counters.on_reconnected();                                            // any thread
         }
       });
     }
     for (auto& t : threads) {
       t.join();
     }
+    done = true;
+    reader.join();
     CHECK(h.counts().count == 40'000);
     CHECK(h.counts().max == 102);
+    CHECK(received.snapshot().messages_received == 40'000);
+    CHECK(received.snapshot().messages_acked == 40'000);
+    CHECK(received.snapshot().messages_redelivered == 0);
+    CHECK(counters.snapshot().reconnections == 40'000);
     const auto s = counters.snapshot();
     CHECK(s.messages_sent == 40'000);
     CHECK(s.bytes_sent == 120'000);
@@ -114,13 +139,13 @@ TEST_SUITE("stats") {
     CHECK(s.send_latency.count == 36'000);
   }
 
-  TEST_CASE("producer counters: first attempts are sent, later ones retried, outcomes acked or failed") {
+  TEST_CASE("producer counters: each queued message is sent once, further attempts retried, outcomes acked or failed") {
     danube::detail::producer_counters c;
-    c.on_wire(true, 100);
-    c.on_wire(false, 100);
-    c.on_wire(false, 100);
+    c.on_queued(100);
+    c.on_retried(100);
+    c.on_retried(100);
     c.on_done(true, 100, 3ms);
-    c.on_wire(true, 7);
+    c.on_queued(7);
     c.on_done(false, 7, 1s);
     c.on_reconnected();
     const auto s = c.snapshot();
