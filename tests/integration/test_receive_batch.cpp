@@ -56,7 +56,7 @@ std::vector<danube::message> receive_all(danube::consumer& consumer, std::size_t
 }  // namespace
 
 TEST_SUITE("receive batch") {
-  TEST_CASE("receive_batch returns what is queued, at most max, in order; errc::timeout when nothing came") {
+  TEST_CASE("receive_batch returns what is queued, at most max, in order, errc::timeout when nothing came") {
     batch_fixture f;
     auto producer = f.producer();
     auto consumer = f.consumer();
@@ -72,7 +72,7 @@ TEST_SUITE("receive batch") {
     CHECK(none.error() == danube::errc::timeout);
   }
 
-  TEST_CASE("receive_batch: max_messages 0 is invalid_argument; before subscribe, failed_precondition") {
+  TEST_CASE("receive_batch: max_messages 0 is invalid_argument, before subscribe, failed_precondition") {
     batch_fixture f;
     auto producer = f.producer();
     auto unsubscribed = require_ok(f.client.new_consumer().topic(f.topic).consumer_name("u").subscription("u").build());
