@@ -144,6 +144,12 @@ class embedded_broker {
   // publishing to consumers that must be attached.
   [[nodiscard]] std::size_t streaming_consumers(std::string_view topic) const;
 
+  // How many ReceiveMessages streams attached to a consumer without a Subscribe of it since its
+  // previous stream: the broker redelivers nothing for such a stream, so messages it had written
+  // to the replaced one wait for their ack timeout (docs/protocol.md §2.5). danube-cpp subscribes
+  // before every stream it opens, so this stays 0 with its consumers.
+  [[nodiscard]] std::uint64_t streams_without_subscribe() const;
+
   // The names of `topic`'s subscriptions on this broker, sorted (an idle non-reliable one goes
   // after broker_options::idle_subscription_grace).
   [[nodiscard]] std::vector<std::string> subscriptions(std::string_view topic) const;

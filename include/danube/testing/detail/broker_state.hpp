@@ -249,6 +249,7 @@ class broker_state {
           }
           // Reliable: its unacknowledged messages are redelivered first (§2.4, §6.7).
           reliable_stream_ended(sub->second, *existing, broker_clock::now());
+          existing->subscribed_since_stream = true;
           id = existing->id;
         }
       }
@@ -347,6 +348,9 @@ class broker_state {
                       fmt::format("The consumer with the id {} does not exist", consumer_id));
       }
       consumer& target = found->second;
+      if (!std::exchange(target.subscribed_since_stream, false)) {
+        ++streams_without_subscribe_;
+      }
       if (auto previous = std::exchange(target.stream, stream)) {
         effects.end(std::move(previous), grpc::Status::OK);
       }
@@ -575,6 +579,14 @@ class broker_state {
       names.push_back(name);
     }
     return names;
+  }
+
+  // How many ReceiveMessages streams attached to a consumer with no Subscribe of it since its
+  // previous stream attached. Such a stream is a plain replacement: nothing is redelivered, and
+  // what the broker wrote to the stream it replaces waits for its ack timeout (§2.5).
+  [[nodiscard]] std::uint64_t streams_without_subscribe() const {
+    const std::lock_guard lock(mutex_);
+    return streams_without_subscribe_;
   }
 
   [[nodiscard]] std::size_t streaming_consumers(std::string_view topic_name) const {
@@ -906,6 +918,7 @@ class broker_state {
   std::shared_ptr<schema_registry_state> schemas_ = std::make_shared<schema_registry_state>();
   std::string advertised_url_;
   bool closed_ = false;
+  std::uint64_t streams_without_subscribe_ = 0;
   id_generator ids_;
   std::map<std::string, topic, std::less<>> topics_;  // sorted: TopicPartitions answers in this order
   std::unordered_map<std::uint64_t, producer> producers_;

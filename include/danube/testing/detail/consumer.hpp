@@ -33,6 +33,9 @@ struct consumer {
   std::size_t capacity = 0;
   // The ReceiveMessages stream currently attached, if any.
   std::shared_ptr<delivery_stream> stream;
+  // A Subscribe (new or takeover) came since the last stream attached: the next stream follows
+  // its Subscribe, as a client must open them (broker_state::streams_without_subscribe).
+  bool subscribed_since_stream = true;
 
   [[nodiscard]] bool can_accept() const noexcept { return active && pending.size() < capacity; }
 };

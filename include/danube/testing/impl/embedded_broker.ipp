@@ -188,6 +188,10 @@ DANUBE_DECL std::size_t embedded_broker::streaming_consumers(std::string_view to
   return impl_ ? impl_->state().streaming_consumers(topic) : 0;
 }
 
+DANUBE_DECL std::uint64_t embedded_broker::streams_without_subscribe() const {
+  return impl_ ? impl_->state().streams_without_subscribe() : 0;
+}
+
 DANUBE_DECL std::vector<std::string> embedded_broker::subscriptions(std::string_view topic) const {
   return impl_ ? impl_->state().subscription_names(topic) : std::vector<std::string>{};
 }
