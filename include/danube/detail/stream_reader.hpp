@@ -31,6 +31,12 @@ class stream_reader final : public grpc::ClientReadReactor<wire::StreamMessage>,
 
   [[nodiscard]] grpc::ClientContext& context() noexcept { return context_; }
 
+  // Runs once, on a gRPC thread, when the broker has answered the call: with true once the stream
+  // is open (the broker has attached it to its consumer: upstream and the embedded broker answer
+  // the headers only after that), with false when the call failed before opening (OnDone
+  // follows). Set before start().
+  void when_open(std::function<void(bool)> opened) { opened_ = std::move(opened); }
+
   // Opens the stream for `consumer_id`. The reader keeps itself alive until the stream is done.
   void start(wire::ConsumerService::Stub& stub, std::uint64_t request_id, std::uint64_t consumer_id) {
     self_ = shared_from_this();
@@ -72,6 +78,12 @@ class stream_reader final : public grpc::ClientReadReactor<wire::StreamMessage>,
       paused_ = false;
     }
     StartRead(&incoming_);
+  }
+
+  void OnReadInitialMetadataDone(bool ok) override {
+    if (opened_) {
+      std::exchange(opened_, nullptr)(ok);
+    }
   }
 
   void OnReadDone(bool ok) override {
@@ -137,6 +149,7 @@ class stream_reader final : public grpc::ClientReadReactor<wire::StreamMessage>,
   std::shared_ptr<receive_queue> queue_;
   const std::string subscription_;
   on_end ended_;
+  std::function<void(bool)> opened_;
   grpc::ClientContext context_;
   wire::ReceiveRequest request_;
   wire::StreamMessage incoming_;

@@ -64,12 +64,14 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
   // the client closes first, also while waiting to retry). Does not open the stream.
   void subscribe(completion done) { attempt_subscribe_(once_completion<void>(std::move(done)), 1); }
 
-  // Opens the delivery stream. Call once, after subscribe() succeeded.
+  // Opens the delivery stream. Call once, after subscribe() succeeded. A re-subscription under
+  // way (a health-check CLOSE since) opens it when it succeeds instead: every stream follows its
+  // own Subscribe (see open_stream_).
   void start() {
     bool open = false;
     {
       std::lock_guard lock(mu_);
-      open = !closed_ && !started_;
+      open = !closed_ && !started_ && !resubscribing_;
       started_ = true;
     }
     if (open) {
@@ -212,14 +214,21 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
     // After a re-subscription the first check waits one interval: a broker that keeps answering
     // CLOSE then costs one re-subscription per interval, not a storm of them.
     bool resubscribing = false;
+    std::uint64_t watch_generation = 0;
     {
       std::lock_guard lock(mu_);
       resubscribing = resubscribing_;
+      watch_generation = ++health_generation_;
     }
+    // A check of an older watch can answer after this Subscribe (it asked before): its CLOSE is
+    // about a consumer this Subscribe has taken over, so it is ignored.
     const auto watch = core_->watch_health(
         address, wire::HealthCheckRequest::Consumer, consumer_id,
-        [weak = weak_from_this()] {
+        [weak = weak_from_this(), watch_generation] {
           if (const auto self = weak.lock()) {
+            if (!self->health_watch_current_(watch_generation)) {
+              return;
+            }
             self->core_->log(log_level::warn, "health check: the broker answered CLOSE for consumer " +
                                                   self->options_.consumer_name + " on " + self->topic_);
             self->resubscribe_();
@@ -235,24 +244,33 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
         address_ = std::move(address);
         consumer_id_ = consumer_id;
         previous = std::exchange(health_watch_, watch);
+        attach_due_ = true;
       }
     }
     core_->unwatch_health(closed ? watch : previous);
   }
 
+  // Opens the stream for the consumer id the last Subscribe answered. Runs once per successful
+  // Subscribe (from start() or a re-subscription), never twice for one: the broker treats a second
+  // ReceiveMessages without a Subscribe in between as a plain replacement (docs/protocol.md §2.5),
+  // so the messages it had written to the first stream would wait for their ack timeout while
+  // later ones arrive on the second. And no Subscribe starts while this stream is opening
+  // (`opening_`, see resubscribe_): a Subscribe that overtook the stream on the way to the broker
+  // would make the stream that replacement.
   void open_stream_() {
     broker_address address;
     std::uint64_t id = 0;
     std::uint64_t generation = 0;
     {
       std::lock_guard lock(mu_);
-      if (closed_) {
+      if (closed_ || stopped_) {
         return;
       }
       address = address_;
       id = consumer_id_;
       generation = ++generation_;
       opened_at_ = clock::now();
+      opening_ = true;
     }
     auto ch = core_->channel(address.connect_url, lane_);  // this partition's connection
     if (!ch) {
@@ -265,8 +283,14 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
                                                       self->on_stream_end_(generation, status);
                                                     }
                                                   });
+    reader->when_open([weak = weak_from_this(), generation](bool open) {
+      if (const auto self = weak.lock()) {
+        self->on_stream_open_(generation, open);
+      }
+    });
     // The stream has no deadline: it lives as long as the consumer.
     if (auto ok = core_->prepare(reader->context(), address, std::nullopt); !ok) {
+      opening_done_(generation);
       fail_(ok.error());
       repair_after_(ok.error());
       return;
@@ -286,6 +310,41 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
     reader->start(*stub, core_->next_request_id(), id);
   }
 
+  // The broker answered the stream's call: open (attached to the consumer), or refused (its end
+  // follows). A re-subscription asked for meanwhile starts now.
+  void on_stream_open_(std::uint64_t generation, bool open) {
+    bool again = false;
+    {
+      std::lock_guard lock(mu_);
+      if (generation != generation_ || !opening_) {
+        return;
+      }
+      opening_ = false;
+      if (open) {
+        attach_due_ = false;
+      }
+      again = std::exchange(resubscribe_wanted_, false) && !closed_;
+    }
+    if (again) {
+      resubscribe_();
+    }
+  }
+
+  // The stream of `generation` will not open (it could not start): a re-subscription asked for
+  // meanwhile is the caller's to start (a repair follows every such failure).
+  void opening_done_(std::uint64_t generation) {
+    std::lock_guard lock(mu_);
+    if (generation == generation_) {
+      opening_ = false;
+      resubscribe_wanted_ = false;
+    }
+  }
+
+  [[nodiscard]] bool health_watch_current_(std::uint64_t watch_generation) {
+    std::lock_guard lock(mu_);
+    return !closed_ && !stopped_ && watch_generation == health_generation_;
+  }
+
   // The stream ended without close(): the broker went away, took the consumer over, or forgot it.
   // Subscribe again (the same names give back the same consumer) and reopen; streams that keep
   // ending at once back off per the retry policy.
@@ -296,6 +355,8 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
       if (closed_ || generation != generation_) {
         return;
       }
+      opening_ = false;
+      resubscribe_wanted_ = false;  // subscribing again is what follows here
       quick = clock::now() - opened_at_ < std::chrono::seconds(1);
       if (!quick) {
         backoff_.reset();  // it lived: a fresh start
@@ -310,16 +371,22 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
     }
   }
 
-  // Lookup + Subscribe + a new stream. Retryable failures keep being retried (the application is
-  // told each time the policy gives up; told once while unread: see receive_queue::notify), and so
-  // does NOT_FOUND: the topic existed a moment ago (a restarted broker may not know it until its
-  // producer is back). Consecutive failures back off per the retry policy. Any other failure stops
-  // this partition; the application is told.
+  // Lookup + Subscribe + a new stream (once start() has run). Retryable failures keep being
+  // retried (the application is told each time the policy gives up; told once while unread: see
+  // receive_queue::notify), and so does NOT_FOUND: the topic existed a moment ago (a restarted
+  // broker may not know it until its producer is back). Consecutive failures back off per the
+  // retry policy. Any other failure stops this partition (stop_); the application is told.
+  // While the current stream is still opening this waits for the broker's answer to it
+  // (on_stream_open_): see open_stream_.
   void resubscribe_() {
     scheduler::task_id repair = 0;
     {
       std::lock_guard lock(mu_);
-      if (closed_ || resubscribing_) {
+      if (closed_ || stopped_ || resubscribing_) {
+        return;
+      }
+      if (opening_) {
+        resubscribe_wanted_ = true;
         return;
       }
       resubscribing_ = true;
@@ -332,19 +399,85 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
       if (!self) {
         return;
       }
+      bool open = false;
       {
         std::lock_guard lock(self->mu_);
         self->resubscribing_ = false;
+        open = self->started_;  // before start(), start() opens the stream
       }
       if (outcome) {
-        self->open_stream_();
+        if (open) {
+          self->open_stream_();
+        }
         return;
       }
       self->fail_(outcome.error());
       if (outcome.error().retryable() || outcome.error() == errc::not_found) {
         self->repair_after_(outcome.error());
+      } else {
+        self->stop_();
       }
     });
+  }
+
+  // This partition gives up (the application has been told). Its health check ends, and if its
+  // last Subscribe left the broker-side consumer active with no stream attached since (a stream
+  // refused, or ended before it opened), that consumer is released: the broker keeps dispatching
+  // to an active consumer (Shared round-robin, the reliable window), so one nobody reads would
+  // hold the subscription's messages until their ack timeout, again and again. There is no
+  // unsubscribe call; a stream that opens and is cancelled marks the consumer inactive and hands
+  // its unacknowledged messages to the others (docs/protocol.md §2.5). Best effort: a broker that
+  // no longer knows the consumer refuses the stream, and that is the end of it.
+  void stop_() {
+    broker_address address;
+    std::uint64_t id = 0;
+    scheduler::task_id watch = 0;
+    std::shared_ptr<stream_reader> previous;
+    bool release = false;
+    {
+      std::lock_guard lock(mu_);
+      if (closed_ || stopped_) {
+        return;
+      }
+      stopped_ = true;
+      ++generation_;  // ends of older streams are not news any more
+      ++health_generation_;
+      watch = std::exchange(health_watch_, 0);
+      previous = std::move(reader_);
+      release = std::exchange(attach_due_, false) && consumer_id_ != 0;
+      address = address_;
+      id = consumer_id_;
+    }
+    core_->unwatch_health(watch);
+    if (previous) {
+      previous->close(std::chrono::milliseconds(0));
+    }
+    if (!release) {
+      return;
+    }
+    core_->log(log_level::info, "consumer " + options_.consumer_name + " on " + topic_ +
+                                    ": stopped; releasing its consumer on the broker");
+    // What the broker held for this consumer reaches the application like any other message; the
+    // stream ends as soon as it is open.
+    auto reader = std::make_shared<stream_reader>(queue_, options_.subscription, nullptr);
+    auto ch = core_->channel(address.connect_url, lane_);
+    if (!ch || !core_->prepare(reader->context(), address, std::nullopt)) {
+      return;
+    }
+    reader->when_open([weak = std::weak_ptr<stream_reader>(reader)](bool /*open*/) {
+      if (const auto self = weak.lock()) {
+        self->close(std::chrono::milliseconds(0));  // inside a gRPC callback: never waits
+      }
+    });
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) {
+        return;
+      }
+      reader_ = reader;  // close() ends it if it is still open then
+    }
+    const auto stub = wire::ConsumerService::NewStub(*ch);
+    reader->start(*stub, core_->next_request_id(), id);
   }
 
   // Subscribes again after the backoff `failure` earns; one pending repair per partition.
@@ -412,9 +545,14 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
   std::uint64_t repair_generation_ = 0;  // which repair timer is current
   std::uint64_t generation_ = 0;         // which stream is current; older streams' ends are ignored
   clock::time_point opened_at_{};
-  persistent_backoff backoff_;  // streams ending at once and failed re-subscriptions, in a row
+  persistent_backoff backoff_;           // streams ending at once and failed re-subscriptions, in a row
+  std::uint64_t health_generation_ = 0;  // which health watch is current; older ones' CLOSE is stale
   bool started_ = false;
   bool resubscribing_ = false;
+  bool opening_ = false;             // the current stream's call has not been answered yet
+  bool resubscribe_wanted_ = false;  // asked for while opening_: starts when the broker answers
+  bool attach_due_ = false;          // the last Subscribe succeeded and no stream has opened since
+  bool stopped_ = false;             // gave up for good (stop_)
   bool closed_ = false;
   bool close_done_ = false;  // the first close() has returned
   std::condition_variable close_finished_;
