@@ -377,7 +377,7 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
   // broker may not know it until its producer is back). Consecutive failures back off per the
   // retry policy. Any other failure stops this partition (stop_); the application is told.
   // While the current stream is still opening this waits for the broker's answer to it
-  // (on_stream_open_): see open_stream_.
+  // (on_stream_open_; at most the call timeout): see open_stream_.
   void resubscribe_() {
     scheduler::task_id repair = 0;
     {
@@ -385,10 +385,15 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
       if (closed_ || stopped_ || resubscribing_) {
         return;
       }
-      if (opening_) {
+      // A broker that never answers a stream does not hold re-subscriptions back for longer than
+      // a call may take (the health check asks again every interval).
+      if (opening_ && std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - opened_at_) <
+                          core_->settings().call_timeout) {
         resubscribe_wanted_ = true;
         return;
       }
+      opening_ = false;
+      resubscribe_wanted_ = false;
       resubscribing_ = true;
       ++generation_;  // the current stream's end is ours, not news
       repair = std::exchange(repair_timer_, 0);
