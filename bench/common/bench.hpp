@@ -7,12 +7,14 @@
 #include <danube/testing/embedded_broker.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -393,17 +395,45 @@ struct cpu_usage {
 
 [[nodiscard]] inline double cpu_seconds() { return cpu_usage::now().seconds; }
 
+// Under `perf record -D -1 --control fifo:CTL,ACK`, the environment DANUBE_BENCH_PERF_CTL=CTL and
+// DANUBE_BENCH_PERF_ACK=ACK make perf sample the measured runs only ("enable" when a usage_meter
+// starts, "disable" when it stops; each waits for perf's acknowledgement). Without them: nothing.
+inline void perf_control(std::string_view command) {
+  static const auto open_fifo = [](const char* variable, int flags) {
+    const char* path = std::getenv(variable);
+    return path != nullptr ? ::open(path, flags | O_CLOEXEC) : -1;
+  };
+  static const int control = open_fifo("DANUBE_BENCH_PERF_CTL", O_WRONLY);
+  static const int ack = control >= 0 ? open_fifo("DANUBE_BENCH_PERF_ACK", O_RDONLY) : -1;
+  if (control < 0) {
+    return;
+  }
+  const std::string line = std::string(command) + "\n";
+  if (::write(control, line.data(), line.size()) < 0) {
+    return;
+  }
+  if (ack >= 0) {
+    std::array<char, 8> reply{};
+    (void)::read(ack, reply.data(), reply.size());
+  }
+}
+
 // What one measured run cost the process: construct before the run, stop() after it. Under
 // `valgrind --tool=callgrind --instr-atstart=no` only the measured runs are instrumented, so the
-// instruction counts are those of the runs alone (docs/benchmarks.md).
+// instruction counts are those of the runs alone (docs/benchmarks.md); the same under perf record
+// with perf_control's fifos.
 class usage_meter {
  public:
-  usage_meter() { DANUBE_BENCH_CALLGRIND(CALLGRIND_START_INSTRUMENTATION); }
+  usage_meter() {
+    DANUBE_BENCH_CALLGRIND(CALLGRIND_START_INSTRUMENTATION);
+    perf_control("enable");
+  }
   usage_meter(const usage_meter&) = delete;
   usage_meter& operator=(const usage_meter&) = delete;
   ~usage_meter() = default;
 
   [[nodiscard]] cpu_usage stop() const {
+    perf_control("disable");
     DANUBE_BENCH_CALLGRIND(CALLGRIND_STOP_INSTRUMENTATION);
     auto used = cpu_usage::now() - start_;
     used.futexes = futexes_.read();
