@@ -242,10 +242,17 @@ class basic_client_builder {
       settings.logger = detail::in_callback_scope(detail::callback_kind::completion, std::move(settings.logger));
     }
     if constexpr (Auth::sends_credentials) {
-      settings.authorization = [auth = *auth_](const auth_context& context) mutable {
-        const detail::callback_scope scope(detail::callback_kind::completion);
-        return auth.authorization(context);
-      };
+      if constexpr (asynchronous_auth<Auth>) {
+        settings.authorization_async = [auth = *auth_](const auth_context& context, auth_completion done) mutable {
+          detail::call_marked_async_policy(
+              [&](auth_completion marked) { auth.authorization_async(context, std::move(marked)); }, std::move(done));
+        };
+      } else {
+        settings.authorization = [auth = *auth_](const auth_context& context) mutable {
+          const detail::callback_scope scope(detail::callback_kind::completion);
+          return auth.authorization(context);
+        };
+      }
     }
     return basic_client<Auth, Tls>(std::make_shared<detail::client_core>(std::move(settings)));
   }

@@ -410,8 +410,8 @@ TEST_SUITE("security") {
     CHECK(broker.calls(testing::rpc::topic_lookup) == threads);
   }
 
-  // A token refresh due when a health check runs is a blocking Authenticate RPC on the client's
-  // scheduler thread; close() cancels it rather than waiting for its deadline.
+  // A token refresh due when a health check runs: close() cancels the Authenticate call rather than
+  // waiting for its deadline (it once ran as a blocking RPC on the scheduler thread).
   TEST_CASE("close() returns within 1 s while a token refresh hangs in a health check") {
     auto options = secure_options({"key-1"});
     options.tls.reset();

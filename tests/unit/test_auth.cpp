@@ -3,7 +3,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -34,7 +40,76 @@ TEST_SUITE("jwt") {
   }
 }
 
+// A named namespace: the unit tests are one unity-built translation unit.
+namespace auth_test {
+
+// An auth_context whose exchanges the test completes by hand (or at once).
+class manual_exchange {
+ public:
+  using done_fn = std::function<void(danube::result<std::string>)>;
+
+  [[nodiscard]] danube::auth_context context() {
+    return danube::auth_context{[this](std::string_view /*key*/, done_fn done) {
+      std::lock_guard lock(mu_);
+      pending_.push_back(std::move(done));
+    }};
+  }
+  [[nodiscard]] std::size_t started() {
+    std::lock_guard lock(mu_);
+    return started_ + pending_.size();
+  }
+  // Completes the oldest exchange still open.
+  void complete(danube::result<std::string> token) {
+    done_fn done;
+    {
+      std::lock_guard lock(mu_);
+      REQUIRE_FALSE(pending_.empty());
+      done = std::move(pending_.front());
+      pending_.erase(pending_.begin());
+      ++started_;
+    }
+    done(std::move(token));
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<done_fn> pending_;
+  std::size_t started_ = 0;
+};
+
+// The outcome of one authorization_async call, once it arrived.
+struct outcome_slot {
+  std::mutex mu;
+  std::optional<danube::result<std::optional<std::string>>> value;
+  [[nodiscard]] danube::auth_completion sink() {
+    return [this](danube::result<std::optional<std::string>> r) {
+      std::lock_guard lock(mu);
+      value = std::move(r);
+    };
+  }
+  [[nodiscard]] bool ready() {
+    std::lock_guard lock(mu);
+    return value.has_value();
+  }
+  [[nodiscard]] danube::result<std::optional<std::string>> get() {
+    std::lock_guard lock(mu);
+    REQUIRE(value.has_value());
+    return *value;
+  }
+};
+
+std::string token_expiring_in(std::chrono::seconds in) {
+  const auto exp =
+      std::chrono::duration_cast<std::chrono::seconds>((std::chrono::system_clock::now() + in).time_since_epoch())
+          .count();
+  return jwt_with_payload(R"({"sub":"svc","exp":)" + std::to_string(exp) + "}");
+}
+
+}  // namespace auth_test
+
 TEST_SUITE("auth") {
+  using namespace auth_test;
+
   const danube::auth_context no_exchange{};
 
   TEST_CASE("static token and supplier send Bearer headers, the supplier is asked on every call") {
@@ -50,56 +125,236 @@ TEST_SUITE("auth") {
 
   TEST_CASE("api_key_exchange: 32 threads at once cause exactly one exchange, then the cached token") {
     std::atomic<int> exchanges{0};
-    const auto exp = std::chrono::duration_cast<std::chrono::seconds>(
-                         (std::chrono::system_clock::now() + std::chrono::hours(1)).time_since_epoch())
-                         .count();
-    const auto token = jwt_with_payload(R"({"sub":"svc","exp":)" + std::to_string(exp) + "}");
-    const danube::auth_context context{[&](std::string_view key) -> danube::result<std::string> {
-      CHECK(key == "my-key");
-      ++exchanges;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // make the callers overlap
-      return token;
-    }};
+    const auto token = token_expiring_in(std::chrono::hours(1));
+    std::vector<std::thread> completions;
+    std::mutex completions_mu;
+    const danube::auth_context context{
+        [&](std::string_view key, std::function<void(danube::result<std::string>)> done) {
+          CHECK(key == "my-key");
+          ++exchanges;
+          // Completes later, on another thread, as a gRPC callback would: the callers overlap.
+          std::lock_guard lock(completions_mu);
+          completions.emplace_back([&token, done = std::move(done)] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            done(token);
+          });
+        }};
     const danube::auth::api_key_exchange policy("my-key");
     std::vector<std::thread> threads;
-    std::atomic<int> good{0};
+    std::vector<std::unique_ptr<outcome_slot>> outcomes;
     for (int i = 0; i < 32; ++i) {
-      threads.emplace_back([&] {
-        auto header = policy.authorization(context);
-        if (header && *header == "Bearer " + token) {
-          ++good;
-        }
-      });
+      outcomes.push_back(std::make_unique<outcome_slot>());
+    }
+    for (int i = 0; i < 32; ++i) {
+      threads.emplace_back(
+          [&, i] { policy.authorization_async(context, outcomes[static_cast<std::size_t>(i)]->sink()); });
     }
     for (auto& t : threads) {
       t.join();
     }
-    CHECK(good == 32);
+    {
+      std::lock_guard lock(completions_mu);
+      for (auto& t : completions) {
+        t.join();
+      }
+    }
+    for (auto& outcome : outcomes) {
+      REQUIRE(outcome->ready());
+      CHECK(**outcome->get() == "Bearer " + token);
+    }
     CHECK(exchanges == 1);
     CHECK(policy.exchanges() == 1);
   }
 
   TEST_CASE("api_key_exchange refreshes before exp (within the margin) and fails as unauthenticated") {
     int exchanges = 0;
-    const auto soon = std::chrono::duration_cast<std::chrono::seconds>(
-                          (std::chrono::system_clock::now() + std::chrono::seconds(10)).time_since_epoch())
-                          .count();
-    const danube::auth_context context{[&](std::string_view) -> danube::result<std::string> {
+    const danube::auth_context context{[&](std::string_view, std::function<void(danube::result<std::string>)> done) {
       ++exchanges;
-      return jwt_with_payload(R"({"exp":)" + std::to_string(soon) + "}");
+      done(token_expiring_in(std::chrono::seconds(10)));
     }};
     const danube::auth::api_key_exchange policy("k", std::chrono::seconds(30));
-    CHECK(policy.authorization(context).has_value());
-    CHECK(policy.authorization(context).has_value());
-    CHECK(exchanges == 2);  // exp - margin is already past: every call refreshes
+    outcome_slot first;
+    policy.authorization_async(context, first.sink());
+    CHECK(first.get().has_value());
+    outcome_slot second;
+    policy.authorization_async(context, second.sink());
+    CHECK(second.get().has_value());
+    CHECK(exchanges == 2);  // exp - margin is already past: the second call refreshes
 
-    const danube::auth_context broken{[](std::string_view) -> danube::result<std::string> {
-      return danube::unexpected_error(danube::errc::unimplemented, "unknown service danube.AuthService");
+    const danube::auth_context broken{[](std::string_view, std::function<void(danube::result<std::string>)> done) {
+      done(danube::unexpected_error(danube::errc::unimplemented, "unknown service danube.AuthService"));
     }};
     const danube::auth::api_key_exchange failing("k");
-    const auto r = failing.authorization(broken);
+    outcome_slot refused;
+    failing.authorization_async(broken, refused.sink());
+    const auto r = refused.get();
     REQUIRE_FALSE(r);
     CHECK(r.error() == danube::errc::unauthenticated);
     CHECK(r.error().message().find("unimplemented") != std::string::npos);
+  }
+}
+
+TEST_SUITE("auth") {
+  using namespace auth_test;
+
+  TEST_CASE("api_key_exchange is asynchronous: the call returns before the exchange completes") {
+    manual_exchange exchange;
+    const danube::auth::api_key_exchange policy("k");
+    outcome_slot first;
+    policy.authorization_async(exchange.context(), first.sink());
+    CHECK(exchange.started() == 1);
+    CHECK_FALSE(first.ready());
+    const auto token = token_expiring_in(std::chrono::hours(1));
+    exchange.complete(token);
+    CHECK(**first.get() == "Bearer " + token);
+    // Cached: answered at once, on this thread, with no exchange.
+    outcome_slot second;
+    policy.authorization_async(exchange.context(), second.sink());
+    CHECK(**second.get() == "Bearer " + token);
+    CHECK(exchange.started() == 1);
+  }
+
+  TEST_CASE("api_key_exchange: a retryable failure keeps its code, the next call exchanges again") {
+    manual_exchange exchange;
+    const danube::auth::api_key_exchange policy("k");
+    outcome_slot failed;
+    policy.authorization_async(exchange.context(), failed.sink());
+    exchange.complete(danube::unexpected_error(danube::errc::unavailable, "broker restarting"));
+    const auto r = failed.get();
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == danube::errc::unavailable);
+    CHECK(r.error().retryable());
+    CHECK(r.error().message().find("broker restarting") != std::string::npos);
+    outcome_slot again;
+    policy.authorization_async(exchange.context(), again.sink());
+    CHECK(exchange.started() == 2);
+    exchange.complete(token_expiring_in(std::chrono::hours(1)));
+    CHECK(again.get().has_value());
+  }
+
+  TEST_CASE("api_key_exchange: when the starting client is closed, waiters of other clients exchange themselves") {
+    manual_exchange a;
+    manual_exchange b;
+    const danube::auth::api_key_exchange policy("k");
+    const auto copy = policy;  // the second client's copy shares the flight
+    outcome_slot through_a;
+    outcome_slot through_b;
+    policy.authorization_async(a.context(), through_a.sink());
+    copy.authorization_async(b.context(), through_b.sink());
+    CHECK(a.started() == 1);
+    CHECK(b.started() == 0);  // joined a's exchange
+    a.complete(danube::unexpected_error(danube::errc::closed, "the client is closed"));
+    CHECK(through_a.get().error() == danube::errc::closed);
+    CHECK_FALSE(through_b.ready());
+    REQUIRE(b.started() == 1);
+    const auto token = token_expiring_in(std::chrono::hours(1));
+    b.complete(token);
+    CHECK(**through_b.get() == "Bearer " + token);
+  }
+
+  TEST_CASE("api_key_exchange: exchanges of closed clients that fail at once are not a recursion per waiter") {
+    const danube::auth::api_key_exchange policy("k");
+    manual_exchange first;
+    outcome_slot starter;
+    policy.authorization_async(first.context(), starter.sink());
+    // 10,000 waiters whose clients are all closed: their exchanges fail on the spot.
+    const danube::auth_context closed{
+        [](std::string_view, const std::function<void(danube::result<std::string>)>& done) {
+          done(danube::unexpected_error(danube::errc::closed, "the client is closed"));
+        }};
+    std::vector<std::unique_ptr<outcome_slot>> waiters;
+    for (int i = 0; i < 10'000; ++i) {
+      waiters.push_back(std::make_unique<outcome_slot>());
+      policy.authorization_async(closed, waiters.back()->sink());
+    }
+    first.complete(danube::unexpected_error(danube::errc::closed, "the client is closed"));
+    for (auto& w : waiters) {
+      CHECK(w->get().error() == danube::errc::closed);
+    }
+  }
+
+  TEST_CASE("api_key_exchange refreshes ahead: within the margin the old token is used while one refresh runs") {
+    manual_exchange exchange;
+    const danube::auth::api_key_exchange policy("k", std::chrono::seconds(30));
+    const auto old_token = token_expiring_in(std::chrono::seconds(10));  // valid, but within the margin
+    outcome_slot first;
+    policy.authorization_async(exchange.context(), first.sink());
+    exchange.complete(old_token);
+    REQUIRE(first.get().has_value());
+    for (int i = 0; i < 5; ++i) {
+      outcome_slot meanwhile;
+      policy.authorization_async(exchange.context(), meanwhile.sink());
+      CHECK(**meanwhile.get() == "Bearer " + old_token);  // at once, not waiting for the refresh
+    }
+    CHECK(exchange.started() == 2);  // the first exchange and one refresh
+    const auto new_token = token_expiring_in(std::chrono::hours(1));
+    exchange.complete(new_token);
+    outcome_slot after;
+    policy.authorization_async(exchange.context(), after.sink());
+    CHECK(**after.get() == "Bearer " + new_token);
+    CHECK(policy.exchanges() == 2);
+  }
+
+  TEST_CASE("api_key_exchange: a token without exp is refused, or used for default_lifetime") {
+    const auto no_exp = jwt_with_payload(R"({"sub":"svc"})");
+    {
+      manual_exchange exchange;
+      const danube::auth::api_key_exchange strict("k");
+      outcome_slot r;
+      strict.authorization_async(exchange.context(), r.sink());
+      exchange.complete(no_exp);
+      REQUIRE_FALSE(r.get());
+      CHECK(r.get().error() == danube::errc::unauthenticated);
+      CHECK(r.get().error().message().find("no exp claim") != std::string::npos);
+    }
+    manual_exchange exchange;
+    const danube::auth::api_key_exchange lenient("k", {.default_lifetime = std::chrono::hours(1)});
+    outcome_slot r;
+    lenient.authorization_async(exchange.context(), r.sink());
+    exchange.complete(no_exp);
+    CHECK(**r.get() == "Bearer " + no_exp);
+    outcome_slot cached;
+    lenient.authorization_async(exchange.context(), cached.sink());
+    CHECK(**cached.get() == "Bearer " + no_exp);
+    CHECK(exchange.started() == 1);
+    // A token with an exp keeps its own, whatever the default.
+    manual_exchange short_lived;
+    const danube::auth::api_key_exchange with_exp(
+        "k", {.margin = std::chrono::seconds(30), .default_lifetime = std::chrono::hours(1)});
+    outcome_slot s;
+    with_exp.authorization_async(short_lived.context(), s.sink());
+    short_lived.complete(token_expiring_in(std::chrono::seconds(10)));
+    REQUIRE(s.get().has_value());
+    outcome_slot s2;
+    with_exp.authorization_async(short_lived.context(), s2.sink());
+    CHECK(short_lived.started() == 2);  // within the margin of its own exp: refreshing
+  }
+
+  TEST_CASE("api_key_exchange: a token gRPC cannot carry is unauthenticated and not cached") {
+    manual_exchange exchange;
+    const danube::auth::api_key_exchange policy("k");
+    outcome_slot r;
+    policy.authorization_async(exchange.context(), r.sink());
+    exchange.complete(token_expiring_in(std::chrono::hours(1)) + "\n");
+    REQUIRE_FALSE(r.get());
+    CHECK(r.get().error() == danube::errc::unauthenticated);
+    outcome_slot again;
+    policy.authorization_async(exchange.context(), again.sink());
+    CHECK(exchange.started() == 2);
+  }
+
+  TEST_CASE("api_key_exchange: a completion may call the policy again (no lock held while it runs)") {
+    manual_exchange exchange;
+    const danube::auth::api_key_exchange policy("k");
+    outcome_slot inner;
+    bool outer_ran = false;
+    policy.authorization_async(exchange.context(), [&](danube::result<std::optional<std::string>> r) {
+      outer_ran = r.has_value();
+      policy.authorization_async(exchange.context(), inner.sink());  // the token is cached by now
+    });
+    exchange.complete(token_expiring_in(std::chrono::hours(1)));
+    CHECK(outer_ran);
+    CHECK(inner.get().has_value());
+    CHECK(exchange.started() == 1);
   }
 }

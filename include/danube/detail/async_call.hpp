@@ -20,7 +20,8 @@ using async_method = void (Service::Stub::async::*)(grpc::ClientContext*, const 
                                                     std::function<void(grpc::Status)>);
 
 // Calls `method` on the broker at `address`; `done(result<Response>)` runs exactly once, on a gRPC
-// thread (or inline if the call could not start).
+// thread (or inline if the call could not start). Waiting for a token exchange blocks no thread:
+// the call starts when the token is there (client_core::prepare_async).
 template <class Service, class Request, class Response, class Done>
 void async_unary(client_core& core, const broker_address& address, async_method<Service, Request, Response> method,
                  Request request, Done done) {
@@ -38,19 +39,24 @@ void async_unary(client_core& core, const broker_address& address, async_method<
   auto c = std::make_shared<call>();
   c->request = std::move(request);
   c->stub = Service::NewStub(*ch);
-  if (auto ok = core.prepare(c->context, address); !ok) {
-    done(result<Response>(std::unexpected(std::move(ok).error())));
-    return;
-  }
   auto* raw = c.get();
-  ((*raw->stub->async()).*method)(&raw->context, &raw->request, &raw->response,
-                                  [c = std::move(c), done = std::move(done)](const grpc::Status& status) mutable {
-                                    if (status.ok()) {
-                                      done(result<Response>(std::move(c->response)));
-                                    } else {
-                                      done(result<Response>(std::unexpected(error_from_uncancelled_call(status))));
-                                    }
-                                  });
+  core.prepare_async(raw->context, address, core.settings().call_timeout,
+                     [c, method, done = std::move(done)](result<void> prepared) mutable {
+                       if (!prepared) {
+                         done(result<Response>(std::unexpected(std::move(prepared).error())));
+                         return;
+                       }
+                       auto* started = c.get();
+                       ((*started->stub->async()).*method)(
+                           &started->context, &started->request, &started->response,
+                           [c = std::move(c), done = std::move(done)](const grpc::Status& status) mutable {
+                             if (status.ok()) {
+                               done(result<Response>(std::move(c->response)));
+                             } else {
+                               done(result<Response>(std::unexpected(error_from_uncancelled_call(status))));
+                             }
+                           });
+                     });
 }
 
 }  // namespace danube::detail

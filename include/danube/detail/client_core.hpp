@@ -22,11 +22,13 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -51,7 +53,11 @@ struct client_settings {
   std::size_t connections_per_broker = 1;  // channels (so connections) per broker address
   tls_configuration tls;
   log_sink logger;
+  // The auth policy, type-erased; client.hpp sets the one its form needs: the `authorization`
+  // header (std::nullopt: none) or an error, returned, or handed to the completion exactly once on
+  // any thread.
   std::function<result<std::optional<std::string>>(const auth_context&)> authorization;
+  std::function<void(const auth_context&, auth_completion)> authorization_async;
 };
 
 // Something a client closes when it is closed itself (producers, consumers).
@@ -62,6 +68,40 @@ class closable {
   closable& operator=(const closable&) = delete;
   virtual ~closable() = default;
   virtual void close() = 0;
+};
+
+// Runs an asynchronous auth policy -- user code -- marked as a callback that must not block, as
+// the synchronous form is (docs/reliability.md). An answer it gives before returning continues
+// the library's own work on this thread, marked as this thread was before the policy ran.
+template <class Call>
+void call_marked_async_policy(Call call, auth_completion done) {
+  const auto outer = current_callback_kind();
+  const auto caller = std::this_thread::get_id();
+  const auto running = std::make_shared<std::atomic<bool>>(true);
+  {
+    const callback_scope scope(callback_kind::completion);
+    call([done = std::move(done), outer, caller, running](result<std::optional<std::string>> header) mutable {
+      if (running->load() && std::this_thread::get_id() == caller) {
+        const callback_scope restored(outer);
+        done(std::move(header));
+      } else {
+        done(std::move(header));
+      }
+    });
+  }
+  running->store(false);
+}
+
+// A call waiting for its token (client_core::prepare_async). abandon() ends the wait at once --
+// the call's continuation runs with `why`, on this thread -- e.g. when the call's owner closes; a
+// no-op once the wait is over.
+class pending_prepare {
+ public:
+  pending_prepare() = default;
+  pending_prepare(const pending_prepare&) = delete;
+  pending_prepare& operator=(const pending_prepare&) = delete;
+  virtual ~pending_prepare() = default;
+  virtual void abandon(error why) = 0;
 };
 
 class client_core : public std::enable_shared_from_this<client_core> {
@@ -160,40 +200,101 @@ class client_core : public std::enable_shared_from_this<client_core> {
     return ch;
   }
 
-  // Deadline (none for std::nullopt: streams), authorization and proxy routing for one call.
-  [[nodiscard]] result<void> prepare(grpc::ClientContext& context, const broker_address& address,
-                                     std::optional<std::chrono::milliseconds> timeout) {
+  // Prepares `context` for one call -- deadline (none for std::nullopt: streams), proxy header,
+  // authorization -- and then runs `then(result<void>)`, exactly once. Never blocks: `then` runs
+  // at once, on this thread, when the auth policy answers synchronously or has a token at hand;
+  // otherwise on the thread that completes the token exchange (a gRPC thread), or with
+  // errc::timeout on the scheduler thread when `timeout` passes first (an exchange may take longer
+  // than a send may). The caller keeps `context` alive until `then` has run (its call object owns
+  // both, and `then` holds the call object); a late answer never touches it. Returns the wait while
+  // the call waits for a token (null otherwise), for its owner to abandon() when it closes.
+  template <class Then>
+  std::shared_ptr<pending_prepare> prepare_async(grpc::ClientContext& context, const broker_address& address,
+                                                 std::optional<std::chrono::milliseconds> timeout, Then then) {
     if (timeout) {
       context.set_deadline(std::chrono::system_clock::now() + *timeout);
-    }
-    if (settings_.authorization) {
-      auto header = settings_.authorization(auth_context_());
-      if (!header) {
-        return std::unexpected(std::move(header).error());
-      }
-      if (*header) {
-        if (!is_legal_metadata_value(**header)) {
-          // Never echo the header: it holds a credential.
-          return unexpected_error(errc::unauthenticated,
-                                  "the auth policy's authorization header has a byte gRPC cannot send (a control "
-                                  "character such as a trailing newline, or non-ASCII)");
-        }
-        context.AddMetadata("authorization", **header);
-      }
     }
     if (address.proxy) {
       auto header = proxy_header_value(address.broker_url);
       if (!is_legal_metadata_value(header)) {
-        return unexpected_error(
-            errc::invalid_argument,
-            "the proxied broker URL has a byte gRPC cannot send (a control character or non-ASCII)");
+        then(result<void>(
+            unexpected_error(errc::invalid_argument,
+                             "the proxied broker URL has a byte gRPC cannot send (a control character or non-ASCII)")));
+        return nullptr;
       }
       context.AddMetadata("x-danube-broker-url", std::move(header));
     }
-    return {};
+    if (settings_.authorization) {
+      then(authorize_(this, context, settings_.authorization(auth_context_())));
+      return nullptr;
+    }
+    if (!settings_.authorization_async) {
+      then(result<void>());
+      return nullptr;
+    }
+    // Whoever ends the wait first runs `then`: the policy's answer, the timer at the deadline, or
+    // abandon().
+    struct waiting final : pending_prepare {
+      std::mutex mu;
+      std::optional<Then> then;
+      std::weak_ptr<client_core> core;
+      scheduler::task_id timer = 0;
+
+      // The one that gets `then` ends the wait; the others find it over (the call may be gone,
+      // its context with it).
+      [[nodiscard]] std::optional<Then> take(scheduler::task_id& pending_timer) {
+        std::lock_guard lock(mu);
+        pending_timer = timer;
+        return std::exchange(then, std::nullopt);
+      }
+      void cancel_timer(scheduler::task_id pending_timer) const {
+        if (const auto self = core.lock(); self && pending_timer != 0) {
+          self->timers_.cancel(pending_timer);
+        }
+      }
+      void abandon(error why) override {
+        scheduler::task_id pending_timer = 0;
+        if (auto taken = take(pending_timer)) {
+          cancel_timer(pending_timer);
+          (*taken)(result<void>(std::unexpected(std::move(why))));
+        }
+      }
+    };
+    auto w = std::make_shared<waiting>();
+    w->then.emplace(std::move(then));
+    w->core = weak_from_this();
+    settings_.authorization_async(auth_context_(), [w, &context](result<std::optional<std::string>> header) {
+      scheduler::task_id pending_timer = 0;
+      if (auto taken = w->take(pending_timer)) {
+        auto ready = authorize_(w->core.lock().get(), context, std::move(header));
+        w->cancel_timer(pending_timer);
+        (*taken)(std::move(ready));
+      }
+    });
+    std::lock_guard lock(w->mu);
+    if (!w->then) {
+      return nullptr;  // answered at once
+    }
+    if (timeout) {
+      w->timer = timers_.schedule(*timeout, [w] {
+        scheduler::task_id unused = 0;
+        if (auto taken = w->take(unused)) {
+          (*taken)(result<void>(unexpected_error(
+              errc::timeout, "no token within the call's deadline: the api key exchange is still running")));
+        }
+      });
+    }
+    return w;
   }
+
+  // The blocking form, for calls made on the application's thread (lookups, the schema registry):
+  // waits for the token exchange when one is needed.
   [[nodiscard]] result<void> prepare(grpc::ClientContext& context, const broker_address& address) {
-    return prepare(context, address, settings_.call_timeout);
+    auto prepared = std::make_shared<std::promise<result<void>>>();
+    auto outcome = prepared->get_future();
+    prepare_async(context, address, settings_.call_timeout,
+                  [prepared](result<void> ok) { prepared->set_value(std::move(ok)); });
+    return outcome.get();
   }
 
   [[nodiscard]] std::uint64_t next_request_id() noexcept {
@@ -320,47 +421,87 @@ class client_core : public std::enable_shared_from_this<client_core> {
     channel_reaper::instance().retire(std::move(channels));
   }
 
-  [[nodiscard]] auth_context auth_context_() {
-    return auth_context{[weak = weak_from_this()](std::string_view api_key) -> result<std::string> {
-      const auto self = weak.lock();
-      if (!self) {
-        return unexpected_error(errc::closed, "the client is closed");
+  // Puts the auth policy's answer on the call, or says why the call cannot go (`self` is null when
+  // the client is gone).
+  [[nodiscard]] static result<void> authorize_(const client_core* self, grpc::ClientContext& context,
+                                               result<std::optional<std::string>> header) {
+    if (self == nullptr || self->closed()) {
+      return unexpected_error(errc::closed, "the client is closed");
+    }
+    if (!header) {
+      return std::unexpected(std::move(header).error());
+    }
+    if (*header) {
+      if (!is_legal_metadata_value(**header)) {
+        // Never echo the header: it holds a credential.
+        return unexpected_error(errc::unauthenticated,
+                                "the auth policy's authorization header has a byte gRPC cannot send (a control "
+                                "character such as a trailing newline, or non-ASCII)");
       }
-      return self->exchange_api_key_(api_key);
-    }};
+      context.AddMetadata("authorization", std::move(**header));
+    }
+    return {};
   }
 
-  // The legacy `/danube.AuthService/Authenticate` exchange at the service URL. Not behind the
-  // broker's auth interceptor, so it carries no authorization header itself.
-  [[nodiscard]] result<std::string> exchange_api_key_(std::string_view api_key) {
+  [[nodiscard]] auth_context auth_context_() {
+    return auth_context{
+        [weak = weak_from_this()](std::string_view api_key, std::function<void(result<std::string>)> done) {
+          const auto self = weak.lock();
+          if (!self) {
+            done(unexpected_error(errc::closed, "the client is closed"));
+            return;
+          }
+          self->exchange_api_key_(api_key, std::move(done));
+        }};
+  }
+
+  // The legacy `/danube.AuthService/Authenticate` exchange at the service URL, on gRPC's callback
+  // API: `done` runs once, on a gRPC thread (or at once if the call cannot start). Not behind the
+  // broker's auth interceptor, so it carries no authorization header itself. Registered so that
+  // close() cancels it (then errc::closed: the exchange was this client's).
+  void exchange_api_key_(std::string_view api_key, std::function<void(result<std::string>)> done) {
+    struct call {
+      std::shared_ptr<grpc::ClientContext> context = std::make_shared<grpc::ClientContext>();
+      wire::AuthRequest request;
+      wire::AuthResponse response;
+      std::unique_ptr<wire::AuthService::Stub> stub;
+    };
     auto ch = channel(service_address().connect_url);
     if (!ch) {
-      return std::unexpected(std::move(ch).error());
+      done(std::unexpected(std::move(ch).error()));
+      return;
     }
-    auto stub = wire::AuthService::NewStub(*ch);
-    // Registered so close() can cancel it: the exchange blocks whichever thread needed a token (a
-    // health check on the scheduler thread, for one), and closing must not wait for its deadline.
-    auto context = std::make_shared<grpc::ClientContext>();
-    context->set_deadline(std::chrono::system_clock::now() + settings_.call_timeout);
+    auto c = std::make_shared<call>();
+    c->stub = wire::AuthService::NewStub(*ch);
+    c->context->set_deadline(std::chrono::system_clock::now() + settings_.call_timeout);
+    c->request.set_api_key(std::string(api_key));
     {
-      std::lock_guard lock(mu_);
+      std::unique_lock lock(mu_);
       if (closed_) {
-        return unexpected_error(errc::closed, "the client is closed");
+        lock.unlock();
+        done(unexpected_error(errc::closed, "the client is closed"));
+        return;
       }
-      exchanges_.push_back(context);
+      exchanges_.push_back(c->context);
     }
-    wire::AuthRequest request;
-    request.set_api_key(std::string(api_key));
-    wire::AuthResponse response;
-    auto ok = check(stub->Authenticate(context.get(), request, &response));
-    {
-      std::lock_guard lock(mu_);
-      std::erase(exchanges_, context);
-    }
-    if (!ok) {
-      return std::unexpected(std::move(ok).error());
-    }
-    return std::move(*response.mutable_token());
+    auto* raw = c.get();
+    raw->stub->async()->Authenticate(
+        raw->context.get(), &raw->request, &raw->response,
+        [weak = weak_from_this(), c, done = std::move(done)](const grpc::Status& status) {
+          bool closed = true;
+          if (const auto self = weak.lock()) {
+            std::lock_guard lock(self->mu_);
+            std::erase(self->exchanges_, c->context);
+            closed = self->closed_;
+          }
+          if (!status.ok()) {
+            done(closed && status.error_code() == grpc::StatusCode::CANCELLED
+                     ? unexpected_error(errc::closed, "the client was closed during the api key exchange")
+                     : std::unexpected(error_from_uncancelled_call(status)));
+            return;
+          }
+          done(std::move(*c->response.mutable_token()));
+        });
   }
 
   template <class Watch, class Done>
@@ -379,26 +520,33 @@ class client_core : public std::enable_shared_from_this<client_core> {
     }
     auto c = std::make_shared<call>();
     c->stub = wire::HealthCheck::NewStub(*ch);
-    if (!prepare(c->context, address, std::min(settings_.health_check_interval, settings_.call_timeout))) {
-      done(false);
-      return;
-    }
     c->request.set_request_id(next_request_id());
     c->request.set_client(kind);
     c->request.set_id(id);
     auto* raw = c.get();
-    raw->stub->async()->HealthCheck(
-        &raw->context, &raw->request, &raw->response,
-        [weak = weak_from_this(), c = std::move(c), done = std::move(done)](const grpc::Status& status) {
-          if (!status.ok()) {
-            if (const auto self = weak.lock()) {
-              self->log(log_level::debug, "health check failed: " + status.error_message());
-            }
-            done(false);
-            return;
-          }
-          done(c->response.status() == wire::HealthCheckResponse::CLOSE);
-        });
+    prepare_async(raw->context, address, std::min(settings_.health_check_interval, settings_.call_timeout),
+                  [weak = weak_from_this(), c, done = std::move(done)](result<void> prepared) mutable {
+                    if (!prepared) {
+                      if (const auto self = weak.lock()) {
+                        self->log(log_level::debug, "health check not sent: " + prepared.error().message());
+                      }
+                      done(false);
+                      return;
+                    }
+                    auto* started = c.get();
+                    started->stub->async()->HealthCheck(
+                        &started->context, &started->request, &started->response,
+                        [weak, c = std::move(c), done = std::move(done)](const grpc::Status& status) {
+                          if (!status.ok()) {
+                            if (const auto self = weak.lock()) {
+                              self->log(log_level::debug, "health check failed: " + status.error_message());
+                            }
+                            done(false);
+                            return;
+                          }
+                          done(c->response.status() == wire::HealthCheckResponse::CLOSE);
+                        });
+                  });
   }
 
   const client_settings settings_;

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace danube::detail {
 
@@ -148,9 +149,11 @@ class json_cursor {
 
 }  // namespace jwt_detail
 
-// When the token expires, from its `exp` claim (seconds since the Unix epoch). Errors
-// (errc::unauthenticated) name what is wrong but never echo the token itself.
-[[nodiscard]] inline result<std::chrono::system_clock::time_point> jwt_expiry(std::string_view token) {
+// When the token expires, from its `exp` claim (seconds since the Unix epoch); std::nullopt when
+// the payload has no `exp`. Errors (errc::unauthenticated) name what is wrong but never echo the
+// token itself.
+[[nodiscard]] inline result<std::optional<std::chrono::system_clock::time_point>> jwt_expiry_claim(
+    std::string_view token) {
   const auto fail = [](std::string_view why) {
     return unexpected_error(errc::unauthenticated, "unusable token: " + std::string(why));
   };
@@ -201,9 +204,21 @@ class json_cursor {
     return fail("the JWT payload is not a JSON object");
   }
   if (!exp) {
-    return fail("the JWT has no exp claim");
+    return std::optional<std::chrono::system_clock::time_point>();
   }
   return std::chrono::system_clock::time_point(std::chrono::seconds(*exp));
+}
+
+// The same, for a token that must have an `exp`: its absence is an error too.
+[[nodiscard]] inline result<std::chrono::system_clock::time_point> jwt_expiry(std::string_view token) {
+  auto claim = jwt_expiry_claim(token);
+  if (!claim) {
+    return std::unexpected(std::move(claim).error());
+  }
+  if (!*claim) {
+    return unexpected_error(errc::unauthenticated, "unusable token: the JWT has no exp claim");
+  }
+  return **claim;
 }
 
 }  // namespace danube::detail

@@ -288,11 +288,23 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
         self->on_stream_open_(generation, open);
       }
     });
-    // The stream has no deadline: it lives as long as the consumer.
-    if (auto ok = core_->prepare(reader->context(), address, std::nullopt); !ok) {
+    // The stream has no deadline: it lives as long as the consumer. It opens once the call is
+    // prepared: at once, or when a token exchange completes.
+    auto& context = reader->context();
+    core_->prepare_async(context, address, std::nullopt,
+                         [weak = weak_from_this(), reader, channel = *ch, id, generation](result<void> prepared) {
+                           if (const auto self = weak.lock()) {
+                             self->start_stream_(std::move(prepared), reader, channel, id, generation);
+                           }
+                         });
+  }
+
+  void start_stream_(result<void> prepared, const std::shared_ptr<stream_reader>& reader,
+                     const std::shared_ptr<grpc::Channel>& channel, std::uint64_t id, std::uint64_t generation) {
+    if (!prepared) {
       opening_done_(generation);
-      fail_(ok.error());
-      repair_after_(ok.error());
+      fail_(prepared.error());
+      repair_after_(prepared.error());
       return;
     }
     std::shared_ptr<stream_reader> previous;
@@ -306,7 +318,7 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
     if (previous) {
       previous->close(std::chrono::milliseconds(0));
     }
-    const auto stub = wire::ConsumerService::NewStub(*ch);
+    const auto stub = wire::ConsumerService::NewStub(channel);
     reader->start(*stub, core_->next_request_id(), id);
   }
 
@@ -466,7 +478,7 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
     // stream ends as soon as it is open.
     auto reader = std::make_shared<stream_reader>(queue_, options_.subscription, nullptr);
     auto ch = core_->channel(address.connect_url, lane_);
-    if (!ch || !core_->prepare(reader->context(), address, std::nullopt)) {
+    if (!ch) {
       return;
     }
     reader->when_open([weak = std::weak_ptr<stream_reader>(reader)](bool /*open*/) {
@@ -474,15 +486,23 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
         self->close(std::chrono::milliseconds(0));  // inside a gRPC callback: never waits
       }
     });
-    {
-      std::lock_guard lock(mu_);
-      if (closed_) {
-        return;
-      }
-      reader_ = reader;  // close() ends it if it is still open then
-    }
-    const auto stub = wire::ConsumerService::NewStub(*ch);
-    reader->start(*stub, core_->next_request_id(), id);
+    auto& context = reader->context();
+    core_->prepare_async(
+        context, address, std::nullopt, [weak = weak_from_this(), reader, channel = *ch, id](result<void> prepared) {
+          const auto self = weak.lock();
+          if (!self || !prepared) {
+            return;
+          }
+          {
+            std::lock_guard lock(self->mu_);
+            if (self->closed_) {
+              return;
+            }
+            self->reader_ = reader;  // close() ends it if it is still open then
+          }
+          const auto stub = wire::ConsumerService::NewStub(channel);
+          reader->start(*stub, self->core_->next_request_id(), id);
+        });
   }
 
   // Subscribes again after the backoff `failure` earns; one pending repair per partition.

@@ -279,6 +279,7 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
   // A second close() (another thread, or the client closing) waits for the same.
   void close() {
     std::vector<std::shared_ptr<send_op>> to_cancel;
+    std::vector<std::weak_ptr<pending_prepare>> waiting;
     scheduler::task_id watch = 0;
     scheduler::task_id wake = 0;
     bool first = false;
@@ -288,6 +289,7 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
       if (first) {
         watch = std::exchange(health_watch_, 0);
         wake = std::exchange(wake_timer_, 0);
+        waiting.swap(waiting_for_token_);
         for (const auto& op : ops_) {
           if (op->state == send_op::stage::waiting) {
             finish_locked_(*op, unexpected_error(errc::closed, "the producer was closed before the message was sent"));
@@ -303,6 +305,11 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
       op->context->TryCancel();
     }
     to_cancel.clear();
+    for (const auto& w : waiting) {
+      if (const auto pending = w.lock()) {
+        pending->abandon(error(errc::closed, "the producer was closed while the message waited for a token"));
+      }
+    }
     if (first) {
       deliver_completed_();
     }
@@ -502,27 +509,57 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
       if (needs_recovery) {
         recover_();
       }
-      bool failed_to_start = false;
       for (auto* op : starting) {
-        if (auto ok = core_->prepare(*op->context, address, attempt_timeout(op->deadline, clock::now())); !ok) {
-          op->owner.reset();
-          settle_(*op, std::move(ok).error());
-          failed_to_start = true;
-          continue;
-        }
-        // The op stays queued (ops_) until its completion has run, and op->owner keeps this
-        // producer alive until then: the callback needs only the op's address, which
-        // std::function stores without allocating. After on_sent_ the op may already be reused.
-        stub->async()->SendMessage(&*op->context, &op->request, &op->response, [op](const grpc::Status& status) {
-          const auto self = std::move(op->owner);
-          self->on_sent_(*op, status.ok() ? std::nullopt : std::optional<error>(error_from_grpc(status)));
-        });
+        start_send_(*op, stub, address);
       }
       std::lock_guard lock(mu_);
-      if (!failed_to_start && !again_) {
+      if (!again_) {
         starting_ = false;
         return;
       }
+    }
+  }
+
+  // Starts one send once its call is prepared: at once, or when a token exchange completes. Until
+  // settle_ has run for it the op stays queued (ops_) and in flight, so neither delivery, the pool
+  // nor close() can finish or reuse it while the continuation is pending (prepare_async runs the
+  // continuation exactly once: answer, deadline or abandon()); op->owner keeps this producer alive
+  // until then. The continuation captures only the op's address and the stub: a token at hand
+  // runs it here, without allocating. A send that cannot start is settled through on_sent_: on this
+  // thread (inside start_ready_'s loop) that only makes the loop go round again; later, on the
+  // thread that ended the wait.
+  void start_send_(send_op& op, const std::shared_ptr<wire::ProducerService::Stub>& stub,
+                   const broker_address& address) {
+    auto waiting = core_->prepare_async(
+        *op.context, address, attempt_timeout(op.deadline, clock::now()), [op = &op, stub](result<void> prepared) {
+          if (!prepared) {
+            const auto self = std::move(op->owner);
+            self->on_sent_(*op, std::move(prepared).error());
+            return;
+          }
+          // The callback needs only the op's address, which std::function stores without
+          // allocating. After on_sent_ the op may already be reused.
+          stub->async()->SendMessage(&*op->context, &op->request, &op->response, [op](const grpc::Status& status) {
+            const auto self = std::move(op->owner);
+            self->on_sent_(*op, status.ok() ? std::nullopt : std::optional<error>(error_from_grpc(status)));
+          });
+        });
+    if (!waiting) {
+      return;
+    }
+    // Waiting for a token (the op may already be settled and reused: not touched from here on).
+    // close() ends the wait rather than waiting for the exchange.
+    bool closed = false;
+    {
+      std::lock_guard lock(mu_);
+      closed = closed_;
+      if (!closed) {
+        std::erase_if(waiting_for_token_, [](const auto& w) { return w.expired(); });
+        waiting_for_token_.push_back(waiting);
+      }
+    }
+    if (closed) {
+      waiting->abandon(error(errc::closed, "the producer was closed while the message waited for a token"));
     }
   }
 
@@ -766,6 +803,8 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
   bool closed_ = false;
   // Completed ops for make_op(), with a lock of their own: filling a request never waits for mu_.
   send_op_pool pool_{std::min<std::size_t>(options_.max_pending_messages, 64)};
+  // Sends whose call waits for a token: close() abandons the wait.
+  std::vector<std::weak_ptr<pending_prepare>> waiting_for_token_;
 };
 
 }  // namespace danube::detail

@@ -7,11 +7,13 @@
 #include <danube/error.hpp>
 #include <danube/policies/concepts.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <concepts>
-#include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -19,6 +21,7 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace danube::auth {
 
@@ -110,99 +113,219 @@ class token_supplier {
   std::function<result<std::string>()> supply_;
 };
 
+// How api_key_exchange uses the tokens it gets.
+struct exchange_options {
+  // A token is used until less than this is left before its `exp`; then it is exchanged again
+  // (in the background while the old one is still valid).
+  std::chrono::seconds margin{30};
+  // How long a token whose JWT has no `exp` claim is used. std::nullopt (the default): such a
+  // token is refused (errc::unauthenticated), since the client could never know when to refresh.
+  std::optional<std::chrono::seconds> default_lifetime = std::nullopt;
+};
+
 // For brokers that still serve `/danube.AuthService/Authenticate`: exchanges the key for a JWT and
-// reuses it until its own `exp` claim minus `margin`. Concurrent callers share one exchange
-// (single flight); no lock is held while it runs. A failed exchange is errc::unauthenticated.
+// reuses it until its own `exp` claim (or options.default_lifetime when it has none) minus
+// options.margin. Asynchronous and single flight: callers without a usable token share the one
+// exchange in progress and continue when it completes; once the token is within the margin of its
+// expiry, callers keep using it while one exchange runs in the background. Nothing blocks and no
+// lock is held during the exchange. A refused exchange is errc::unauthenticated; a retryable
+// failure (a broker restarting: unavailable, timeout) keeps its code, so the call is retried.
+// Copies share the token and the flight, also across clients: when the client that started an
+// exchange is closed, the callers waiting for it through other clients start their own.
 // (A v0.15 broker no longer has this RPC: the exchange then fails with the broker's UNIMPLEMENTED.)
 class api_key_exchange {
  public:
   static constexpr bool sends_credentials = true;
 
-  explicit api_key_exchange(std::string api_key, std::chrono::seconds margin = std::chrono::seconds(30))
-      : shared_(std::make_shared<shared_state>(std::move(api_key), margin)) {}
+  explicit api_key_exchange(std::string api_key, exchange_options options = {})
+      : shared_(std::make_shared<shared_state>(std::move(api_key), options)) {}
+  api_key_exchange(std::string api_key, std::chrono::seconds margin)
+      : api_key_exchange(std::move(api_key), exchange_options{.margin = margin}) {}
 
-  [[nodiscard]] result<std::optional<std::string>> authorization(const auth_context& context) const {
-    auto& s = *shared_;
-    std::unique_lock lock(s.mu);
-    for (;;) {
-      if (!s.header.empty() && std::chrono::system_clock::now() + s.margin < s.expires) {
-        return std::optional<std::string>(s.header);
-      }
-      if (!s.refreshing) {
-        break;
-      }
-      // Someone else is exchanging: wait for that one result rather than start another.
-      const auto generation = s.generation;
-      s.done.wait(lock, [&] { return s.generation != generation; });
-      if (s.failure) {
-        return std::unexpected(*s.failure);
-      }
-    }
-    s.refreshing = true;
-    lock.unlock();
-    auto outcome = exchange_(context);
-    lock.lock();
-    s.refreshing = false;
-    ++s.generation;
-    if (outcome) {
-      s.failure.reset();
-      s.header = "Bearer " + outcome->token;
-      s.expires = outcome->expires;
-    } else {
-      s.failure = outcome.error();
-    }
-    lock.unlock();
-    s.done.notify_all();
-    if (!outcome) {
-      return std::unexpected(std::move(outcome).error());
-    }
-    return std::optional<std::string>("Bearer " + std::move(outcome->token));
+  void authorization_async(const auth_context& context, auth_completion done) const {
+    run_(shared_, {waiter{context, std::move(done)}});
   }
 
-  // How many exchanges have run (for tests and metrics).
+  // How many exchanges have completed (for tests and metrics).
   [[nodiscard]] std::uint64_t exchanges() const {
     std::lock_guard lock(shared_->mu);
-    return shared_->generation;
+    return shared_->exchanges;
   }
 
  private:
-  struct fresh_token {
-    std::string token;
-    std::chrono::system_clock::time_point expires;
+  using clock = std::chrono::system_clock;
+
+  struct waiter {
+    auth_context context;
+    auth_completion done;  // empty for a background refresh
   };
 
-  [[nodiscard]] result<fresh_token> exchange_(const auth_context& context) const {
-    if (!context.exchange_api_key) {
-      return unexpected_error(errc::unauthenticated, "api key exchange is not available on this client");
-    }
-    auto token = context.exchange_api_key(shared_->api_key);
-    if (!token) {
-      return std::unexpected(
-          error(errc::unauthenticated, "the api key exchange failed: " + std::string(to_string(token.error().code())) +
-                                           ": " + token.error().message()));
-    }
-    auto expires = danube::detail::jwt_expiry(*token);
-    if (!expires) {
-      return std::unexpected(error(errc::unauthenticated, "the broker's token is " + expires.error().message()));
-    }
-    if (auto header = detail::bearer_header(*token, "the api key exchange returned"); !header) {
-      return std::unexpected(std::move(header).error());
-    }
-    return fresh_token{std::move(*token), *expires};
+  // Durations past a century are taken as a century, negative ones as zero: every sum with the
+  // clock's now() stays in its range.
+  [[nodiscard]] static std::chrono::seconds bounded_(std::chrono::seconds d) {
+    constexpr auto century = std::chrono::hours(24 * 365 * 100);
+    return std::clamp<std::chrono::seconds>(d, std::chrono::seconds::zero(), century);
   }
 
   struct shared_state {
-    shared_state(std::string key, std::chrono::seconds m) : api_key(std::move(key)), margin(m) {}
+    shared_state(std::string key, exchange_options o)
+        : api_key(std::move(key)),
+          margin(bounded_(o.margin)),
+          default_lifetime(o.default_lifetime ? std::optional(bounded_(*o.default_lifetime)) : std::nullopt) {}
     const std::string api_key;
     const std::chrono::seconds margin;
-    mutable std::mutex mu;
-    std::condition_variable done;
-    std::string header;
-    std::chrono::system_clock::time_point expires{};
+    const std::optional<std::chrono::seconds> default_lifetime;
+    std::mutex mu;
+    std::string header;  // "Bearer <token>", empty before the first exchange
+    clock::time_point expires{};
     bool refreshing = false;
-    std::uint64_t generation = 0;
-    std::optional<error> failure;
+    clock::time_point no_background_refresh_before{};  // after a failed background refresh
+    std::uint64_t exchanges = 0;
+    std::vector<waiter> waiters;  // callers without a usable token, waiting for the flight
   };
+
+  // One exchange in progress: whether its starter returned yet, and the outcome when the exchange
+  // completed before that (a client already closed answers at once, on the starter's thread).
+  struct flight {
+    std::mutex mu;
+    bool returned = false;
+    std::optional<result<std::string>> early;
+    auth_completion starter;
+  };
+
+  // Serves `todo` in order. Iterative on purpose: an exchange that fails at once hands its waiters
+  // back to this loop instead of recursing once per waiter.
+  static void run_(const std::shared_ptr<shared_state>& s, std::vector<waiter> todo) {
+    for (std::size_t next = 0; next < todo.size(); ++next) {
+      auto w = std::move(todo[next]);
+      std::optional<std::string> ready;
+      bool start = false;
+      {
+        std::lock_guard lock(s->mu);
+        const auto now = clock::now();
+        if (!s->header.empty() && now < s->expires) {
+          ready = s->header;
+          start = s->expires - now <= s->margin && !s->refreshing && now >= s->no_background_refresh_before;
+        } else if (s->refreshing) {
+          s->waiters.push_back(std::move(w));
+          continue;
+        } else {
+          start = true;
+        }
+        s->refreshing = s->refreshing || start;
+      }
+      if (ready) {
+        if (start) {
+          auto again = exchange_(s, w.context, {});
+          std::move(again.begin(), again.end(), std::back_inserter(todo));
+        }
+        w.done(std::optional<std::string>(std::move(*ready)));
+        continue;
+      }
+      auto again = exchange_(s, w.context, std::move(w.done));
+      std::move(again.begin(), again.end(), std::back_inserter(todo));
+    }
+  }
+
+  // Starts the exchange; returns the waiters to serve again when it failed at once.
+  [[nodiscard]] static std::vector<waiter> exchange_(const std::shared_ptr<shared_state>& s,
+                                                     const auth_context& context, auth_completion starter) {
+    auto f = std::make_shared<flight>();
+    f->starter = std::move(starter);
+    auto finished = [s, f](result<std::string> token) {
+      {
+        std::lock_guard lock(f->mu);
+        if (!f->returned) {
+          f->early = std::move(token);
+          return;
+        }
+      }
+      run_(s, complete_(s, std::move(token), std::move(f->starter)));
+    };
+    if (context.exchange_api_key) {
+      context.exchange_api_key(s->api_key, std::move(finished));
+    } else {
+      finished(unexpected_error(errc::unauthenticated, "api key exchange is not available on this client"));
+    }
+    std::optional<result<std::string>> early;
+    {
+      std::lock_guard lock(f->mu);
+      f->returned = true;
+      early = std::move(f->early);
+    }
+    if (!early) {
+      return {};
+    }
+    return complete_(s, std::move(*early), std::move(f->starter));  // no lock held: it runs callbacks
+  }
+
+  // Publishes an exchange's outcome to its starter and waiters; returns the waiters to serve again
+  // when the starter's client was closed (errc::closed: the exchange was that client's own).
+  [[nodiscard]] static std::vector<waiter> complete_(const std::shared_ptr<shared_state>& s, result<std::string> token,
+                                                     auth_completion starter) {
+    auto header = usable_header_(*s, std::move(token));
+    std::vector<waiter> waiters;
+    {
+      std::lock_guard lock(s->mu);
+      s->refreshing = false;
+      ++s->exchanges;
+      waiters.swap(s->waiters);
+      if (header) {
+        s->header = header->first;
+        s->expires = header->second;
+      } else {
+        s->no_background_refresh_before = clock::now() + std::chrono::seconds(1);
+      }
+    }
+    if (!header && header.error() == errc::closed) {
+      if (starter) {
+        starter(std::unexpected(header.error()));
+      }
+      return waiters;
+    }
+    const auto outcome = header ? result<std::optional<std::string>>(std::optional<std::string>(header->first))
+                                : result<std::optional<std::string>>(std::unexpected(header.error()));
+    if (starter) {
+      starter(outcome);
+    }
+    for (auto& w : waiters) {
+      w.done(outcome);
+    }
+    return {};
+  }
+
+  // The exchange's answer as a header and its expiry, or why it cannot be used.
+  [[nodiscard]] static result<std::pair<std::string, clock::time_point>> usable_header_(const shared_state& s,
+                                                                                        result<std::string> token) {
+    if (!token) {
+      const auto& failure = token.error();
+      if (failure == errc::closed) {
+        return std::unexpected(failure);
+      }
+      const auto code = failure.retryable() ? failure.code() : errc::unauthenticated;
+      return std::unexpected(error(
+          code, "the api key exchange failed: " + std::string(to_string(failure.code())) + ": " + failure.message(),
+          failure.grpc_status()));
+    }
+    auto expires = danube::detail::jwt_expiry_claim(*token);
+    if (!expires) {
+      return std::unexpected(error(errc::unauthenticated, "the broker's token is " + expires.error().message()));
+    }
+    if (!*expires) {
+      if (!s.default_lifetime) {
+        return std::unexpected(error(errc::unauthenticated,
+                                     "the broker's token is unusable token: the JWT has no exp claim (set "
+                                     "exchange_options::default_lifetime to use such tokens)"));
+      }
+      *expires = clock::now() + *s.default_lifetime;
+    }
+    auto header = detail::bearer_header(*token, "the api key exchange returned");
+    if (!header) {
+      return std::unexpected(std::move(header).error());
+    }
+    return std::pair{std::move(*header), **expires};
+  }
+
   std::shared_ptr<shared_state> shared_;
 };
 

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace danube {
 
@@ -54,27 +55,50 @@ concept message_router = std::copy_constructible<R> &&
 };
 
 // ---------------------------------------------------------------------------------------------
-// AuthPolicy: computes the `authorization` header of every call.
+// AuthPolicy: computes the `authorization` header of every call, in one of two forms.
 //
 //   A::sends_credentials                -> bool (constexpr): whether calls carry secrets, which
 //                                          then must not travel over a plaintext channel
 //   a.authorization(context)            -> result<std::optional<std::string>>: the header value
 //                                          ("Bearer <jwt>"), std::nullopt for none, or an error
-//                                          (reported as the call's error)
+//                                          (reported as the call's error). Runs on the thread
+//                                          that starts the call, which may be one of gRPC's or
+//                                          the client's scheduler: it must not block.
+// or, when the header takes I/O to get (a token exchange):
+//   a.authorization_async(context, done) -> void: calls done(result<std::optional<std::string>>)
+//                                          exactly once, on any thread, possibly before it
+//                                          returns; the call waits (without a thread) until
+//                                          then. The client uses this form when a policy has both.
 //
-// Called once per RPC, possibly from several threads at once.
+// Called once per RPC, possibly from several threads at once. The header may only hold bytes
+// 0x20-0x7E (gRPC's rule); the client refuses anything else with errc::unauthenticated.
+
+// What authorization_async hands its header (or error) to.
+using auth_completion = std::function<void(result<std::optional<std::string>>)>;
 
 // What the client offers an auth policy: the legacy exchange of a credential for a JWT
-// (`/danube.AuthService/Authenticate` at the service URL), as a blocking call.
+// (`/danube.AuthService/Authenticate` at the service URL, through this client's connection).
+// `done` runs exactly once, on a gRPC thread, or at once when the exchange cannot start.
+// errc::closed means this client was closed (the exchange was cancelled with it); retryable
+// errors (unavailable, timeout) mean the broker may answer later.
 struct auth_context {
-  std::function<result<std::string>(std::string_view api_key)> exchange_api_key;
+  std::function<void(std::string_view api_key, std::function<void(result<std::string>)> done)> exchange_api_key;
 };
 
 template <class A>
-concept auth_policy = std::copy_constructible<A> && requires(A& auth, const auth_context& context) {
-  { A::sends_credentials } -> std::convertible_to<bool>;
+concept synchronous_auth = requires(A& auth, const auth_context& context) {
   { auth.authorization(context) } -> std::same_as<result<std::optional<std::string>>>;
 };
+
+template <class A>
+concept asynchronous_auth = requires(A& auth, const auth_context& context, auth_completion done) {
+  auth.authorization_async(context, std::move(done));
+};
+
+template <class A>
+concept auth_policy = std::copy_constructible<A> && requires {
+  { A::sends_credentials } -> std::convertible_to<bool>;
+} &&(synchronous_auth<A> || asynchronous_auth<A>);
 
 // ---------------------------------------------------------------------------------------------
 // TlsPolicy: how the client's channels are secured.

@@ -1,0 +1,440 @@
+// The api-key exchange end to end (issue 13 item 5, issue 14 item 3): it never blocks a gRPC or
+// scheduler thread, a retryable failure stays retryable, closing one client never fails another
+// client's calls that share the policy, and a token without `exp` is usable with a default
+// lifetime.
+#include "support/test_support.hpp"
+#include "support/unsigned_jwt.hpp"
+#include <danube/detail/client_core.hpp>
+#include <danube/detail/proto.hpp>
+#include <danube/detail/service_url.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+namespace async_auth_test {
+
+using namespace std::chrono_literals;
+using danube_test::require_ok;
+namespace testing = danube::testing;
+
+using exchange_client = danube::basic_client<danube::auth::api_key_exchange, danube::tls::plaintext_insecure>;
+
+testing::broker_options exchanging_broker(std::chrono::seconds token_ttl = std::chrono::hours(1)) {
+  testing::broker_options options;
+  options.auth.require_token = true;
+  options.auth.jwt_secret = "async-auth-test-secret";
+  options.auth.api_keys = {"key-1"};
+  options.auth.token_ttl = token_ttl;
+  return options;
+}
+
+// A legacy AuthService that answers with a token the test chose (the embedded broker's always has
+// an exp), and a Discovery service that records the authorization header of each lookup.
+class scripted_auth final : public danube::AuthService::CallbackService, public danube::Discovery::CallbackService {
+ public:
+  std::string token;
+  std::atomic<int> authenticate_calls{0};
+  std::mutex mu;
+  std::vector<std::string> lookup_headers;
+
+  grpc::ServerUnaryReactor* Authenticate(grpc::CallbackServerContext* context, const danube::AuthRequest* /*request*/,
+                                         danube::AuthResponse* response) override {
+    ++authenticate_calls;
+    response->set_token(token);
+    return finish(context, grpc::Status::OK);
+  }
+  grpc::ServerUnaryReactor* TopicLookup(grpc::CallbackServerContext* context, const danube::TopicLookupRequest* /*r*/,
+                                        danube::TopicLookupResponse* /*response*/) override {
+    const auto& metadata = context->client_metadata();
+    const auto it = metadata.find("authorization");
+    {
+      std::lock_guard lock(mu);
+      lookup_headers.emplace_back(it == metadata.end() ? "<none>" : std::string(it->second.data(), it->second.size()));
+    }
+    return finish(context, grpc::Status(grpc::StatusCode::NOT_FOUND, "no such topic"));
+  }
+
+ private:
+  static grpc::ServerUnaryReactor* finish(grpc::CallbackServerContext* context, const grpc::Status& status) {
+    auto* reactor = context->DefaultReactor();
+    reactor->Finish(status);
+    return reactor;
+  }
+};
+
+// A user-written asynchronous policy: hands the header over later, from a thread of its own (as a
+// policy asking a token service would).
+struct deferred_token {
+  static constexpr bool sends_credentials = true;
+
+  struct workers {
+    std::mutex mu;
+    std::vector<std::thread> threads;
+    std::atomic<int> asked{0};
+    // Called by the test once the client is closed (never from a destructor: the last copy of the
+    // policy may go away on one of these threads).
+    void join_all() {
+      std::vector<std::thread> done;
+      {
+        std::lock_guard lock(mu);
+        done.swap(threads);
+      }
+      for (auto& t : done) {
+        t.join();
+      }
+    }
+  };
+  std::string token;
+  std::shared_ptr<workers> pool = std::make_shared<workers>();
+
+  void authorization_async(const danube::auth_context& /*context*/, danube::auth_completion done) const {
+    ++pool->asked;
+    std::lock_guard lock(pool->mu);
+    pool->threads.emplace_back([header = "Bearer " + token, done = std::move(done)] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      done(std::optional<std::string>(header));
+    });
+  }
+};
+static_assert(danube::auth_policy<deferred_token>);
+
+// An asynchronous policy whose answers the test hands over by hand (or never).
+struct held_policy {
+  std::mutex mu;
+  std::vector<danube::auth_completion> held;
+  [[nodiscard]] std::function<void(const danube::auth_context&, danube::auth_completion)> form() {
+    return [this](const danube::auth_context& /*context*/, danube::auth_completion done) {
+      std::lock_guard lock(mu);
+      held.push_back(std::move(done));
+    };
+  }
+  [[nodiscard]] danube::auth_completion take() {
+    std::lock_guard lock(mu);
+    REQUIRE_FALSE(held.empty());
+    auto done = std::move(held.front());
+    held.erase(held.begin());
+    return done;
+  }
+};
+
+[[nodiscard]] danube::detail::client_settings held_settings(held_policy& policy) {
+  danube::detail::client_settings settings;
+  settings.url = require_ok(danube::detail::parse_service_url("http://127.0.0.1:1"));
+  settings.authorization_async = policy.form();
+  return settings;
+}
+
+}  // namespace async_auth_test
+
+TEST_SUITE("api key exchange") {
+  using namespace async_auth_test;
+
+  TEST_CASE("a retryable exchange failure (the broker restarting: UNAVAILABLE) is retried, not unauthenticated") {
+    auto broker = danube_test::start_broker(exchanging_broker());
+    broker.fail_next(testing::rpc::authenticate, 1, grpc::StatusCode::UNAVAILABLE, "restarting");
+    auto client = require_ok(
+        exchange_client::builder().service_url(broker.url()).auth(danube::auth::api_key_exchange("key-1")).build());
+    auto producer = require_ok(client.new_producer()
+                                   .topic(danube_test::unique_topic("retryable-exchange"))
+                                   .name("p")
+                                   .retry_policy(danube::retry::exponential_backoff{.base = 10ms})
+                                   .build());
+    require_ok(producer.create());
+    CHECK(broker.authenticate_calls() == 2);
+    // Without retries the failure itself is reported: unavailable, retryable.
+    broker.fail_next(testing::rpc::authenticate, 1, grpc::StatusCode::UNAVAILABLE, "restarting");
+    auto other = require_ok(
+        exchange_client::builder().service_url(broker.url()).auth(danube::auth::api_key_exchange("key-1")).build());
+    const auto looked_up = other.lookup_topic(danube_test::unique_topic("retryable-exchange"));
+    REQUIRE_FALSE(looked_up);
+    CHECK(looked_up.error() == danube::errc::unavailable);
+    CHECK(looked_up.error().retryable());
+  }
+
+  TEST_CASE("closing client A does not fail client B's calls waiting for the exchange A started") {
+    auto broker = danube_test::start_broker(exchanging_broker());
+    broker.delay(testing::rpc::authenticate, 500ms);
+    const danube::auth::api_key_exchange shared("key-1");  // copies share the token and the flight
+    auto a = require_ok(exchange_client::builder().service_url(broker.url()).auth(shared).build());
+    auto b = require_ok(exchange_client::builder().service_url(broker.url()).auth(shared).build());
+    const auto topic = danube_test::unique_topic("shared-exchange");
+    auto through_a = std::async(std::launch::async, [&] { return a.lookup_topic(topic); });
+    REQUIRE(danube_test::wait_until([&] { return broker.authenticate_calls() == 1; }, 5s));
+    auto through_b = std::async(std::launch::async, [&] { return b.lookup_topic(topic); });
+    std::this_thread::sleep_for(100ms);  // b's lookup is waiting for a's exchange now
+    a.close();
+    const auto a_result = through_a.get();
+    REQUIRE_FALSE(a_result);
+    CHECK(a_result.error() == danube::errc::closed);
+    const auto b_result = through_b.get();
+    REQUIRE_FALSE(b_result);
+    CHECK_MESSAGE(b_result.error() == danube::errc::not_found, b_result.error().message());  // authenticated
+    CHECK(broker.authenticate_calls() == 2);  // b exchanged through its own connection
+    CHECK(broker.calls(testing::rpc::topic_lookup) == 1);
+  }
+
+  // The exchange used to be a blocking RPC inside the health check on the client's scheduler
+  // thread; a producer's close() waits for its running health check, so it waited for the
+  // exchange's deadline.
+  TEST_CASE("a hanging token refresh blocks no thread: health checks go on, producer.close() returns at once") {
+    auto broker = danube_test::start_broker(exchanging_broker(4s));
+    auto client = require_ok(exchange_client::builder()
+                                 .service_url(broker.url())
+                                 .call_timeout(5s)
+                                 .health_check_interval(100ms)
+                                 .auth(danube::auth::api_key_exchange("key-1", 3s))
+                                 .build());
+    auto producer =
+        require_ok(client.new_producer().topic(danube_test::unique_topic("refresh-hang")).name("p").build());
+    require_ok(producer.create());
+    REQUIRE(broker.authenticate_calls() == 1);
+    broker.never_answer(testing::rpc::authenticate);
+    // About a second after the exchange the token is within its 3 s margin: a refresh starts and hangs.
+    REQUIRE(danube_test::wait_until([&] { return broker.authenticate_calls() >= 2; }, 5s));
+    // The old token is still valid for about 3 s: health checks keep using it meanwhile.
+    const auto checks = broker.calls(testing::rpc::health_check);
+    CHECK(danube_test::wait_until([&] { return broker.calls(testing::rpc::health_check) >= checks + 3; }, 1500ms));
+    CHECK(broker.authenticate_calls() == 2);  // one refresh in flight, not one per check
+    const auto start = std::chrono::steady_clock::now();
+    producer.close();
+    const auto took = danube_test::elapsed_since(start);
+    MESSAGE("producer.close() took ", took.count(), " ms while the refresh hung");
+    CHECK(took < 1s);
+    client.close();
+  }
+
+  TEST_CASE("a send waiting for a hanging token exchange fails at its own send_timeout, not the exchange's") {
+    auto broker = danube_test::start_broker(exchanging_broker(2s));
+    auto client = require_ok(exchange_client::builder()
+                                 .service_url(broker.url())
+                                 .call_timeout(10s)
+                                 .auth(danube::auth::api_key_exchange("key-1", 1s))
+                                 .build());
+    auto producer = require_ok(client.new_producer()
+                                   .topic(danube_test::unique_topic("send-waits-for-token"))
+                                   .name("p")
+                                   .send_timeout(500ms)
+                                   .build());
+    require_ok(producer.create());
+    broker.never_answer(testing::rpc::authenticate);
+    // The token expires 2 s after it was issued; from then on a call has to wait for the exchange.
+    std::this_thread::sleep_for(2500ms);
+    const auto start = std::chrono::steady_clock::now();
+    const auto sent = producer.send("late");
+    const auto took = danube_test::elapsed_since(start);
+    MESSAGE("the send failed after ", took.count(), " ms");
+    REQUIRE_FALSE(sent);
+    CHECK(sent.error() == danube::errc::timeout);
+    CHECK(took < 2s);  // the exchange's own deadline is 10 s
+    CHECK(broker.calls(testing::rpc::send_message) == 0);
+    client.close();
+  }
+
+  TEST_CASE("a user-written asynchronous auth policy: every call waits for its answer and carries the header") {
+    auto options = exchanging_broker();
+    auto broker = danube_test::start_broker(options);
+    deferred_token policy;
+    policy.token = require_ok(broker.issue_token("svc"));
+    using deferred_client = danube::basic_client<deferred_token, danube::tls::plaintext_insecure>;
+    {
+      auto client = require_ok(deferred_client::builder().service_url(broker.url()).auth(policy).build());
+      const auto topic = danube_test::unique_topic("deferred-auth");
+      auto producer = require_ok(client.new_producer().topic(topic).name("p").build());
+      require_ok(producer.create());
+      auto consumer = require_ok(client.new_consumer().topic(topic).consumer_name("c").subscription("s").build());
+      require_ok(consumer.subscribe());
+      require_ok(producer.send("via a deferred token"));
+      CHECK(require_ok(consumer.receive(5s)).payload_string() == "via a deferred token");
+    }
+    policy.pool->join_all();
+    CHECK(policy.pool->asked >= 5);  // lookups, create, subscribe, the stream, the send
+  }
+
+  TEST_CASE("producer.close() returns at once while a send waits for a hanging token exchange, the send is closed") {
+    auto broker = danube_test::start_broker(exchanging_broker(2s));
+    auto client = require_ok(exchange_client::builder()
+                                 .service_url(broker.url())
+                                 .call_timeout(10s)
+                                 .auth(danube::auth::api_key_exchange("key-1", 1s))
+                                 .build());
+    auto producer = require_ok(client.new_producer()
+                                   .topic(danube_test::unique_topic("close-while-waiting-for-token"))
+                                   .name("p")
+                                   .send_timeout(8s)
+                                   .build());
+    require_ok(producer.create());
+    broker.never_answer(testing::rpc::authenticate);
+    std::this_thread::sleep_for(2500ms);  // the token has expired: a send now waits for the exchange
+    auto pending = producer.send_async("waiting");
+    REQUIRE(pending.wait_for(300ms) == std::future_status::timeout);
+    const auto start = std::chrono::steady_clock::now();
+    producer.close();
+    const auto took = danube_test::elapsed_since(start);
+    MESSAGE("producer.close() took ", took.count(), " ms with a send waiting for a token");
+    CHECK(took < 1s);
+    REQUIRE(pending.wait_for(1s) == std::future_status::ready);
+    const auto sent = pending.get();
+    REQUIRE_FALSE(sent);
+    CHECK(sent.error() == danube::errc::closed);
+    client.close();
+  }
+
+  TEST_CASE("a token without exp: refused by default, used for default_lifetime when one is set") {
+    async_auth_test::scripted_auth service;
+    service.token = danube_test::jwt_with_payload(R"({"sub":"svc"})");
+    int port = 0;
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(static_cast<danube::AuthService::CallbackService*>(&service));
+    builder.RegisterService(static_cast<danube::Discovery::CallbackService*>(&service));
+    auto server = builder.BuildAndStart();
+    REQUIRE(server != nullptr);
+    const auto url = fmt::format("http://127.0.0.1:{}", port);
+    {
+      auto strict =
+          require_ok(exchange_client::builder().service_url(url).auth(danube::auth::api_key_exchange("k")).build());
+      const auto refused = strict.lookup_topic("/default/t");
+      REQUIRE_FALSE(refused);
+      CHECK(refused.error() == danube::errc::unauthenticated);
+      CHECK_MESSAGE(refused.error().message().find("no exp claim") != std::string::npos, refused.error().message());
+    }
+    {
+      auto lenient =
+          require_ok(exchange_client::builder()
+                         .service_url(url)
+                         .auth(danube::auth::api_key_exchange("k", {.default_lifetime = std::chrono::hours(1)}))
+                         .build());
+      for (int i = 0; i < 3; ++i) {
+        CHECK(lenient.lookup_topic("/default/t").error() == danube::errc::not_found);  // the call went out
+      }
+    }
+    CHECK(service.authenticate_calls == 2);  // one per client: the lenient one reused its token
+    {
+      std::lock_guard lock(service.mu);
+      CHECK(service.lookup_headers == std::vector<std::string>(3, "Bearer " + service.token));
+    }
+    server->Shutdown(std::chrono::system_clock::now() + 1s);
+  }
+
+  // A call's owner (a producer closing) ends its token wait; the policy's late answer must then
+  // touch nothing: the call, and the ClientContext it owned, may be gone.
+  TEST_CASE("prepare_async: abandon() ends a token wait at once, a late answer and a second abandon are no-ops") {
+    held_policy policy;
+    const auto core = std::make_shared<danube::detail::client_core>(held_settings(policy));
+    const danube::detail::broker_address address{.broker_url = "http://127.0.0.1:1",
+                                                 .connect_url = "http://127.0.0.1:1"};
+    auto context = std::make_unique<grpc::ClientContext>();
+    int runs = 0;
+    std::optional<danube::result<void>> outcome;
+    const auto wait = core->prepare_async(*context, address, std::nullopt, [&](danube::result<void> prepared) {
+      ++runs;
+      outcome = std::move(prepared);
+    });
+    REQUIRE(wait != nullptr);  // waiting for the policy
+    CHECK(runs == 0);
+    wait->abandon(danube::error(danube::errc::closed, "the owner closed"));
+    REQUIRE(runs == 1);
+    REQUIRE_FALSE(*outcome);
+    CHECK(outcome->error() == danube::errc::closed);
+    CHECK(outcome->error().message() == "the owner closed");
+    context.reset();  // the call is gone
+    policy.take()(std::optional<std::string>("Bearer late"));
+    wait->abandon(danube::error(danube::errc::closed, "again"));
+    CHECK(runs == 1);
+    core->close();
+  }
+
+  TEST_CASE("prepare_async: an answer at once leaves no wait, and a call's deadline ends its wait with timeout") {
+    held_policy policy;
+    const auto core = std::make_shared<danube::detail::client_core>(held_settings(policy));
+    const danube::detail::broker_address address{.broker_url = "http://127.0.0.1:1",
+                                                 .connect_url = "http://127.0.0.1:1"};
+    std::atomic<int> runs{0};
+    std::mutex mu;
+    std::optional<danube::result<void>> outcome;
+    const auto record = [&](danube::result<void> prepared) {
+      std::lock_guard lock(mu);
+      outcome = std::move(prepared);
+      ++runs;
+    };
+    grpc::ClientContext waits_for_deadline;
+    const auto wait = core->prepare_async(waits_for_deadline, address, 50ms, record);
+    REQUIRE(wait != nullptr);
+    REQUIRE(danube_test::wait_until([&] { return runs == 1; }, 5s));
+    {
+      std::lock_guard lock(mu);
+      REQUIRE_FALSE(*outcome);
+      CHECK(outcome->error() == danube::errc::timeout);
+    }
+    policy.take()(std::optional<std::string>("Bearer late"));  // after the deadline: ignored
+    wait->abandon(danube::error(danube::errc::closed, "late"));
+    CHECK(runs == 1);
+
+    // The policy answers on the caller's thread, before prepare_async returns: nothing to abandon.
+    danube::detail::client_settings settings = held_settings(policy);
+    settings.authorization_async = [](const danube::auth_context& /*context*/, danube::auth_completion done) {
+      done(std::optional<std::string>("Bearer at-once"));
+    };
+    const auto immediate = std::make_shared<danube::detail::client_core>(std::move(settings));
+    grpc::ClientContext answered;
+    CHECK(immediate->prepare_async(answered, address, 50ms, record) == nullptr);
+    CHECK(runs == 2);
+    {
+      std::lock_guard lock(mu);
+      CHECK(outcome->has_value());
+    }
+    immediate->close();
+    core->close();
+  }
+
+  // Before the exchange was asynchronous, a send started inside a send completion (on the thread
+  // delivering completions, a gRPC thread) ran the blocking exchange there: the completion did not
+  // return until the exchange's own deadline (call_timeout, 10 s here).
+  TEST_CASE("a send started inside a send completion while the token exchange hangs: the completion returns at once") {
+    auto broker = danube_test::start_broker(exchanging_broker(2s));
+    auto client = require_ok(exchange_client::builder()
+                                 .service_url(broker.url())
+                                 .call_timeout(10s)
+                                 .auth(danube::auth::api_key_exchange("key-1", 1s))
+                                 .build());
+    auto producer = require_ok(client.new_producer()
+                                   .topic(danube_test::unique_topic("send-inside-completion"))
+                                   .name("p")
+                                   .send_timeout(8s)
+                                   .build());
+    require_ok(producer.create());
+    broker.never_answer(testing::rpc::authenticate);
+    // The first send goes out with the valid token and completes after it has expired.
+    broker.delay(testing::rpc::send_message, 2500ms);
+    std::atomic<bool> inner_returned{false};
+    std::atomic<bool> first_ok{false};
+    std::promise<danube::result<danube::message_id>> second;
+    auto second_outcome = second.get_future();
+    require_ok(producer.send_async("first", {}, [&](danube::result<danube::message_id> sent) {
+      first_ok = sent.has_value();
+      const auto started = producer.send_async(
+          "second", {}, [&](danube::result<danube::message_id> r) { second.set_value(std::move(r)); });
+      CHECK(started.has_value());
+      inner_returned = true;
+    }));
+    CHECK(danube_test::wait_until([&] { return inner_returned.load(); }, 6s));
+    CHECK(first_ok);
+    CHECK(broker.authenticate_calls() >= 2);  // the second send asked for a new token
+    producer.close();
+    REQUIRE(second_outcome.wait_for(5s) == std::future_status::ready);
+    const auto r = second_outcome.get();
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == danube::errc::closed);
+    client.close();
+  }
+}
