@@ -47,12 +47,20 @@ namespace danube::detail {
 }
 
 // Where to create a producer or subscribe, given a lookup's outcome: its answer (Connect and
-// Redirect alike), or `via` itself when the topic does not exist yet (NOT_FOUND), since the broker
-// creates topics on CreateProducer at the address asked.
-[[nodiscard]] inline result<broker_address> address_for(result<topic_lookup> found, const broker_address& via) {
+// Redirect alike); `via` itself when the topic does not exist yet (NOT_FOUND), since the broker
+// creates topics on CreateProducer at the address asked; and `last_known` -- the partition's
+// broker, or `via` before its first registration -- when the lookup failed with a retryable error
+// (the broker answering lookups is down or restarting, the partition's own broker may be fine: as
+// the Rust client, which keeps its current address on a failed lookup). Any other failure (refused,
+// lookup_failed, closed) is returned: registering elsewhere would hide its reason.
+[[nodiscard]] inline result<broker_address> address_for(result<topic_lookup> found, const broker_address& via,
+                                                        const broker_address& last_known) {
   if (!found) {
     if (found.error() == errc::not_found) {
       return via;
+    }
+    if (found.error().retryable()) {
+      return last_known;
     }
     return std::unexpected(std::move(found).error());
   }
@@ -73,12 +81,6 @@ namespace danube::detail {
     return std::unexpected(std::move(response).error());
   }
   return from_wire(*response, topic);
-}
-
-// Blocking lookup, then address_for().
-[[nodiscard]] inline result<broker_address> resolve_topic(client_core& core, const broker_address& via,
-                                                          std::string_view topic) {
-  return address_for(lookup_topic(core, via, topic), via);
 }
 
 // The partition topics of `topic` (the topic itself when it is not partitioned). The broker's

@@ -161,7 +161,7 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
       return;
     }
     resolve_topic_async(
-        *core_, topic_,
+        *core_, topic_, address_snapshot_(),
         [self = shared_from_this(), done = std::move(done), attempt](result<broker_address> address) mutable {
           if (!address) {
             self->retry_subscribe_(std::move(done), attempt, std::move(address).error());

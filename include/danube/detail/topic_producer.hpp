@@ -386,7 +386,7 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
       return;
     }
     resolve_topic_async(
-        *core_, topic_,
+        *core_, topic_, last_known_address_(),
         [self = shared_from_this(), done = std::move(done), attempt](result<broker_address> address) mutable {
           if (!address) {
             self->retry_create_(std::move(done), attempt, std::move(address).error());
@@ -424,6 +424,12 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
   [[nodiscard]] bool is_closed_() {
     std::lock_guard lock(mu_);
     return closed_;
+  }
+
+  // Where this partition was registered last (empty before its first registration).
+  [[nodiscard]] broker_address last_known_address_() {
+    std::lock_guard lock(mu_);
+    return address_;
   }
 
   // The broker lost this producer (CLOSE, NOT_FOUND, retries exhausted): look the topic up again
