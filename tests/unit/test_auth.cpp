@@ -295,6 +295,28 @@ TEST_SUITE("auth") {
     CHECK(policy.exchanges() == 2);
   }
 
+  // A broker issuing tokens that live shorter than the margin: every fresh token is already
+  // "within the margin", and each call used to start one more exchange as soon as the last ended.
+  TEST_CASE("api_key_exchange: tokens living shorter than the margin are refreshed ahead at most once a second") {
+    manual_exchange exchange;
+    const danube::auth::api_key_exchange policy("k", std::chrono::seconds(30));
+    outcome_slot first;
+    policy.authorization_async(exchange.context(), first.sink());
+    exchange.complete(token_expiring_in(std::chrono::seconds(10)));
+    REQUIRE(first.get().has_value());
+    outcome_slot second;
+    policy.authorization_async(exchange.context(), second.sink());  // starts the refresh ahead
+    REQUIRE(second.get().has_value());
+    REQUIRE(exchange.started() == 2);
+    exchange.complete(token_expiring_in(std::chrono::seconds(10)));  // again shorter than the margin
+    for (int i = 0; i < 20; ++i) {
+      outcome_slot call;
+      policy.authorization_async(exchange.context(), call.sink());
+      CHECK(call.get().has_value());
+    }
+    CHECK(exchange.started() == 2);
+  }
+
   TEST_CASE("api_key_exchange: a token without exp is refused, or used for default_lifetime") {
     const auto no_exp = jwt_with_payload(R"({"sub":"svc"})");
     {

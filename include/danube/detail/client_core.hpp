@@ -249,7 +249,7 @@ class client_core : public std::enable_shared_from_this<client_core> {
       }
       void cancel_timer(scheduler::task_id pending_timer) const {
         if (const auto self = core.lock(); self && pending_timer != 0) {
-          self->timers_.cancel(pending_timer);
+          self->timers_.discard(pending_timer);  // a late run finds the wait over
         }
       }
       void abandon(error why) override {

@@ -302,6 +302,12 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
   void start_stream_(result<void> prepared, const std::shared_ptr<stream_reader>& reader,
                      const std::shared_ptr<grpc::Channel>& channel, std::uint64_t id, std::uint64_t generation) {
     if (!prepared) {
+      {
+        std::lock_guard lock(mu_);
+        if (closed_ || generation != generation_) {
+          return;  // a newer stream (or none) is what counts now
+        }
+      }
       opening_done_(generation);
       fail_(prepared.error());
       repair_after_(prepared.error());

@@ -179,7 +179,7 @@ class api_key_exchange {
     std::string header;  // "Bearer <token>", empty before the first exchange
     clock::time_point expires{};
     bool refreshing = false;
-    clock::time_point no_background_refresh_before{};  // after a failed background refresh
+    clock::time_point no_background_refresh_before{};  // after any exchange
     std::uint64_t exchanges = 0;
     std::vector<waiter> waiters;  // callers without a usable token, waiting for the flight
   };
@@ -273,9 +273,10 @@ class api_key_exchange {
       if (header) {
         s->header = header->first;
         s->expires = header->second;
-      } else {
-        s->no_background_refresh_before = clock::now() + std::chrono::seconds(1);
       }
+      // Refreshes ahead at most once a second, failed or not: a token that lives shorter than
+      // the margin would otherwise cost an exchange per call.
+      s->no_background_refresh_before = clock::now() + std::chrono::seconds(1);
     }
     if (!header && header.error() == errc::closed) {
       if (starter) {
