@@ -341,9 +341,12 @@ int memory_mode(const options& o) {
     }
   });
   for (std::uint64_t i = 0; i < count; ++i) {
-    producer.send_async(payload, {}, [&](const danube::result<danube::message_id>& r) {
+    const auto accepted = producer.send_async(payload, {}, [&](const danube::result<danube::message_id>& r) {
       (r ? sent : failed).fetch_add(1, std::memory_order_relaxed);
     });
+    if (!accepted) {
+      failed.fetch_add(1, std::memory_order_relaxed);
+    }
   }
   (void)producer.flush();
   const double produce_seconds = seconds_since(start);

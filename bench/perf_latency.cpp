@@ -157,11 +157,14 @@ e2e_result run_client(danube::client& client, target& broker, const options& o, 
   const auto [sent, start] = drive(
       o, rate, limit,
       [&](const std::string& payload) {
-        producer.send_async(payload, {}, [&](const danube::result<danube::message_id>& r) {
+        const auto accepted = producer.send_async(payload, {}, [&](const danube::result<danube::message_id>& r) {
           if (!r) {
             errors.fetch_add(1, std::memory_order_relaxed);
           }
         });
+        if (!accepted) {
+          errors.fetch_add(1, std::memory_order_relaxed);
+        }
       },
       [&] { (void)producer.flush(); }, state);
   stop = true;

@@ -142,7 +142,9 @@ outcome client_window(danube::client& client, const options& o, const std::strin
     (r ? completed : errors).fetch_add(1, std::memory_order_relaxed);
   };
   for (std::uint64_t i = 0; i < o.common.warmup; ++i) {
-    producer.send_async(payload, {}, done);
+    if (!producer.send_async(payload, {}, done)) {
+      errors.fetch_add(1, std::memory_order_relaxed);
+    }
   }
   (void)producer.flush();
   completed = 0;
@@ -150,7 +152,11 @@ outcome client_window(danube::client& client, const options& o, const std::strin
   const auto limit = run_limit::from(o.common);
   const auto start = clock::now();
   for (std::uint64_t i = 0; !limit.done(i, start); ++i) {
-    with_payload(how, payload, [&](danube::payload_arg p) { producer.send_async(std::move(p), {}, done); });
+    with_payload(how, payload, [&](danube::payload_arg p) {
+      if (!producer.send_async(std::move(p), {}, done)) {
+        errors.fetch_add(1, std::memory_order_relaxed);
+      }
+    });
   }
   (void)producer.flush();
   outcome out;

@@ -49,14 +49,17 @@ int main() {
   std::atomic<int> acknowledged{0};
   std::atomic<int> failed{0};
   for (int i = 1; i <= 1000; ++i) {
-    producer->send_async(fmt::format("order #{}", i), {{"region", "eu"}},
-                         [&](const danube::result<danube::message_id>& outcome) {
-                           if (outcome) {
-                             ++acknowledged;
-                           } else {
-                             ++failed;
-                           }
-                         });
+    auto accepted = producer->send_async(fmt::format("order #{}", i), {{"region", "eu"}},
+                                         [&](const danube::result<danube::message_id>& outcome) {
+                                           if (outcome) {
+                                             ++acknowledged;
+                                           } else {
+                                             ++failed;
+                                           }
+                                         });
+    if (!accepted) {  // refused up front (no completion will run for it)
+      ++failed;
+    }
   }
   if (auto flushed = producer->flush(); !flushed) {
     fmt::print(stderr, "error: {}\n", flushed.error());

@@ -455,7 +455,7 @@ class basic_consumer {
   // Callback form: `done` runs exactly once, on a client thread, with no lock of the library held;
   // it must not block (docs/reliability.md lists what it may call). An empty `done` is refused
   // (errc::invalid_argument) and nothing is sent; every other outcome goes to `done`.
-  result<void> ack_async(const message& m, completion done) {
+  [[nodiscard]] result<void> ack_async(const message& m, completion done) {
     if (!done) {
       return detail::empty_callback("ack_async");
     }
@@ -496,7 +496,7 @@ class basic_consumer {
   [[nodiscard]] std::future<result<void>> nack_async(const message& m, const nack_options& options = {}) {
     return to_future_([&](completion done) { nack_(m, options, std::move(done)); });
   }
-  result<void> nack_async(const message& m, const nack_options& options, completion done) {
+  [[nodiscard]] result<void> nack_async(const message& m, const nack_options& options, completion done) {
     if (!done) {
       return detail::empty_callback("nack_async");
     }

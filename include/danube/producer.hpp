@@ -388,15 +388,15 @@ class basic_producer {
   // Callback form: `done` runs exactly once, on a client thread, with no lock of the library held;
   // it must not block (docs/reliability.md lists what it may call). An empty `done` is refused
   // (errc::invalid_argument) and nothing is sent; every other outcome goes to `done`.
-  result<void> send_async(payload_arg payload, const attributes& attrs, completion done) {
+  [[nodiscard]] result<void> send_async(payload_arg payload, const attributes& attrs, completion done) {
     if (!done) {
       return detail::empty_callback("send_async");
     }
     dispatch_(std::nullopt, std::move(payload), attrs, std::move(done));
     return {};
   }
-  result<void> send_with_key_async(std::string_view key, payload_arg payload, const attributes& attrs,
-                                   completion done) {
+  [[nodiscard]] result<void> send_with_key_async(std::string_view key, payload_arg payload, const attributes& attrs,
+                                                 completion done) {
     if (!done) {
       return detail::empty_callback("send_with_key_async");
     }

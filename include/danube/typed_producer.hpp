@@ -47,12 +47,14 @@ class typed_producer {
   [[nodiscard]] std::future<result<message_id>> send_async(const value_type& value, const attributes& attrs = {}) {
     auto promise = std::make_shared<std::promise<result<message_id>>>();
     auto future = promise->get_future();
-    send_async(value, attrs, [promise](result<message_id> outcome) { promise->set_value(std::move(outcome)); });
+    // Never refused: the callback is set.
+    static_cast<void>(
+        send_async(value, attrs, [promise](result<message_id> outcome) { promise->set_value(std::move(outcome)); }));
     return future;
   }
   // Callback form: `done` runs once (at once, on this thread, when encoding fails). An empty `done`
   // is refused (errc::invalid_argument).
-  result<void> send_async(const value_type& value, const attributes& attrs, completion done) {
+  [[nodiscard]] result<void> send_async(const value_type& value, const attributes& attrs, completion done) {
     if (!done) {
       return detail::empty_callback("send_async");
     }

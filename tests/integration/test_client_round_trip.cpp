@@ -189,11 +189,11 @@ TEST_SUITE("client") {
     std::mutex mu;
     std::vector<int> completed;
     for (int i = 0; i < 1000; ++i) {
-      producer.send_async(fmt::format("{}", i), {}, [&, i](danube::result<danube::message_id> r) {
+      require_ok(producer.send_async(fmt::format("{}", i), {}, [&, i](danube::result<danube::message_id> r) {
         CHECK(r.has_value());
         std::lock_guard lock(mu);
         completed.push_back(i);
-      });
+      }));
     }
     require_ok(producer.flush());
     {

@@ -71,11 +71,11 @@ TEST_SUITE("producer") {
     std::atomic<int> order_violations{0};
     std::atomic<int> last{-1};
     for (int i = 0; i < 10'000; ++i) {
-      producer.send_async(fmt::format("{}", i), {}, [&, i](const danube::result<danube::message_id>& r) {
+      require_ok(producer.send_async(fmt::format("{}", i), {}, [&, i](const danube::result<danube::message_id>& r) {
         if (!r || last.exchange(i) != i - 1) {
           ++order_violations;
         }
-      });
+      }));
     }
     require_ok(producer.flush());
     CHECK(last == 9'999);

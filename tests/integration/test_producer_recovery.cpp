@@ -118,11 +118,11 @@ TEST_SUITE("producer_recovery") {
     std::vector<std::future<danube::result<danube::message_id>>> sends;
     for (int i = 0; i < 200; ++i) {
       sends.push_back(producer.send_async(fmt::format("{}", i)));
-      producer.send_async("tick", {}, [&](const danube::result<danube::message_id>& r) {
+      require_ok(producer.send_async("tick", {}, [&](const danube::result<danube::message_id>& r) {
         if (r) {
           ++acknowledged;
         }
-      });
+      }));
     }
     REQUIRE(danube_test::wait_until([&] { return acknowledged >= 50; }));
     require_ok(cluster.move_topic(topic, 1));

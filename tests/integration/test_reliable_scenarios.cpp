@@ -341,11 +341,11 @@ TEST_SUITE("reliable_scenarios") {
     constexpr int total = 10'000;
     std::atomic<int> failed_sends{0};
     for (int i = 0; i < total; ++i) {
-      producer.send_async(fmt::format("{}", i), {}, [&](const danube::result<danube::message_id>& r) {
+      require_ok(producer.send_async(fmt::format("{}", i), {}, [&](const danube::result<danube::message_id>& r) {
         if (!r) {
           ++failed_sends;
         }
-      });
+      }));
     }
     for (int i = 0; i < total; ++i) {
       auto m = require_ok(consumer.receive(10s));
