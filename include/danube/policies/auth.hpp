@@ -274,9 +274,12 @@ class api_key_exchange {
         s->header = header->first;
         s->expires = header->second;
       }
-      // Refreshes ahead at most once a second, failed or not: a token that lives shorter than
-      // the margin would otherwise cost an exchange per call.
-      s->no_background_refresh_before = clock::now() + std::chrono::seconds(1);
+      // After a background refresh (no starter), failed or not, or any failed exchange: the next
+      // refresh ahead not within a second. A token that lives shorter than the margin would
+      // otherwise cost an exchange per call.
+      if (!starter || !header) {
+        s->no_background_refresh_before = clock::now() + std::chrono::seconds(1);
+      }
     }
     if (!header && header.error() == errc::closed) {
       if (starter) {
