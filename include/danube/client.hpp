@@ -155,7 +155,8 @@ class basic_client_builder {
     service_url_ = std::move(url);
     return *this;
   }
-  // How long create() and subscribe() wait for a broker connection (default 10 s).
+  // How long create() and subscribe() wait for a broker connection (default 10 s). Positive; a
+  // duration too long for the clock (milliseconds::max()) means no limit, as for every timeout here.
   basic_client_builder& connect_timeout(std::chrono::milliseconds timeout) {
     settings_.connect_timeout = timeout;
     return *this;
@@ -165,7 +166,8 @@ class basic_client_builder {
     settings_.call_timeout = timeout;
     return *this;
   }
-  // HTTP/2 keep-alive ping interval on idle connections (default 30 s).
+  // HTTP/2 keep-alive ping interval on idle connections (default 30 s; from about 24.8 days, or
+  // milliseconds::max(), on: no pings).
   basic_client_builder& keepalive(std::chrono::milliseconds interval) {
     settings_.keepalive = interval;
     return *this;

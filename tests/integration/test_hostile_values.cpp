@@ -221,4 +221,37 @@ TEST_SUITE("hostile values") {
     require_ok(producer.send("n"));
     CHECK(danube_test::wait_until([&] { return delivered.load() == 1; }, 5s));
   }
+
+  // system_clock::now() + milliseconds::max() overflows (to a deadline 1 ms in the past): every
+  // connect and every call failed at once. A huge timeout now means "no deadline", as a huge
+  // send_timeout does; a huge keep-alive interval means no keep-alive pings.
+  TEST_CASE("huge connect_timeout, call_timeout, keepalive and health_check_interval: no overflow, calls work") {
+    testing::broker_options options;
+    options.auth.require_token = true;
+    options.auth.jwt_secret = "huge-timeouts-secret";
+    options.auth.api_keys = {"key-1"};
+    auto broker = danube_test::start_broker(options);
+    using exchange_client = danube::basic_client<danube::auth::api_key_exchange, danube::tls::plaintext_insecure>;
+    for (const auto huge :
+         {std::chrono::milliseconds::max(), std::chrono::milliseconds(std::chrono::hours(24 * 365 * 1000))}) {
+      CAPTURE(huge.count());
+      auto client = require_ok(exchange_client::builder()
+                                   .service_url(broker.url())
+                                   .connect_timeout(huge)
+                                   .call_timeout(huge)
+                                   .keepalive(huge)
+                                   .health_check_interval(huge)
+                                   .auth(danube::auth::api_key_exchange("key-1"))
+                                   .build());
+      const auto topic = danube_test::unique_topic("huge-timeouts");
+      auto producer = require_ok(client.new_producer().topic(topic).name("p").build());
+      require_ok(producer.create());
+      auto consumer = require_ok(client.new_consumer().topic(topic).consumer_name("c").subscription("s").build());
+      require_ok(consumer.subscribe());
+      require_ok(producer.send("under huge timeouts"));
+      CHECK(require_ok(consumer.receive(5s)).payload_string() == "under huge timeouts");
+      CHECK(require_ok(client.topic_partitions(topic)).size() == 1);
+      client.close();
+    }
+  }
 }

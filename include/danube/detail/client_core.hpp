@@ -6,6 +6,7 @@
 #include <danube/detail/callback_queue_pin.hpp>
 #include <danube/detail/callback_scope.hpp>
 #include <danube/detail/channel_reaper.hpp>
+#include <danube/detail/deadline.hpp>
 #include <danube/detail/executor.hpp>
 #include <danube/detail/grpc_status.hpp>
 #include <danube/detail/metadata_value.hpp>
@@ -23,6 +24,7 @@
 #include <cstdint>
 #include <functional>
 #include <future>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -90,6 +92,13 @@ void call_marked_async_policy(Call call, auth_completion done) {
     });
   }
   running->store(false);
+}
+
+// The deadline gRPC gets for a call or a connect that may take `timeout` from now. Timeouts come
+// from users (connect_timeout, call_timeout): `now + milliseconds::max()` would overflow into the
+// past, so the sum saturates, and gRPC reads system_clock's last time point as "no deadline".
+[[nodiscard]] inline std::chrono::system_clock::time_point call_deadline(std::chrono::milliseconds timeout) {
+  return deadline_after<std::chrono::system_clock>(timeout);
 }
 
 // A call waiting for its token (client_core::prepare_async). abandon() ends the wait at once --
@@ -162,7 +171,7 @@ class client_core : public std::enable_shared_from_this<client_core> {
                               "the broker address '" + connect_url + "' does not match the client's TLS setting");
     }
     grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, static_cast<int>(settings_.keepalive.count()));
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, grpc_milliseconds_(settings_.keepalive));
     args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
     // Channels of different clients must not share connections: closing one client (or a test
     // restarting a broker) must not disturb another.
@@ -192,8 +201,7 @@ class client_core : public std::enable_shared_from_this<client_core> {
       return ch;
     }
     auto& c = **ch;
-    if (c.GetState(true) != GRPC_CHANNEL_READY &&
-        !c.WaitForConnected(std::chrono::system_clock::now() + settings_.connect_timeout)) {
+    if (c.GetState(true) != GRPC_CHANNEL_READY && !c.WaitForConnected(call_deadline(settings_.connect_timeout))) {
       return unexpected_error(errc::unavailable, "could not connect to " + address.connect_url + " within " +
                                                      std::to_string(settings_.connect_timeout.count()) + " ms");
     }
@@ -212,7 +220,7 @@ class client_core : public std::enable_shared_from_this<client_core> {
   std::shared_ptr<pending_prepare> prepare_async(grpc::ClientContext& context, const broker_address& address,
                                                  std::optional<std::chrono::milliseconds> timeout, Then then) {
     if (timeout) {
-      context.set_deadline(std::chrono::system_clock::now() + *timeout);
+      context.set_deadline(call_deadline(*timeout));
     }
     if (address.proxy) {
       auto header = proxy_header_value(address.broker_url);
@@ -399,6 +407,11 @@ class client_core : public std::enable_shared_from_this<client_core> {
   }
 
  private:
+  // A duration for a gRPC int argument: at most INT_MAX ms (gRPC's own "never" for keep-alive).
+  [[nodiscard]] static int grpc_milliseconds_(std::chrono::milliseconds d) noexcept {
+    return static_cast<int>(std::clamp<std::chrono::milliseconds::rep>(d.count(), 0, std::numeric_limits<int>::max()));
+  }
+
   [[nodiscard]] std::size_t lane_count_() const noexcept {
     return std::max<std::size_t>(1, settings_.connections_per_broker);
   }
@@ -473,7 +486,7 @@ class client_core : public std::enable_shared_from_this<client_core> {
     }
     auto c = std::make_shared<call>();
     c->stub = wire::AuthService::NewStub(*ch);
-    c->context->set_deadline(std::chrono::system_clock::now() + settings_.call_timeout);
+    c->context->set_deadline(call_deadline(settings_.call_timeout));
     c->request.set_api_key(std::string(api_key));
     {
       std::unique_lock lock(mu_);
