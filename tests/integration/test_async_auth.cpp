@@ -6,7 +6,9 @@
 #include "support/unsigned_jwt.hpp"
 #include <danube/detail/client_core.hpp>
 #include <danube/detail/proto.hpp>
+#include <danube/detail/receive_queue.hpp>
 #include <danube/detail/service_url.hpp>
+#include <danube/detail/topic_consumer.hpp>
 
 #include <algorithm>
 #include <array>
@@ -645,5 +647,45 @@ TEST_SUITE("api key exchange") {
     for (int i = 0; i < rounds; ++i) {
       CHECK(completions[static_cast<std::size_t>(i)] == 1);
     }
+  }
+
+  // A stream waits for its token without a deadline (it lives as long as the consumer): close()
+  // must end that wait, or what the wait holds (the stream's reader, with it the consumer's message
+  // queue, and a channel) stays until the policy answers, if it ever does.
+  TEST_CASE("topic_consumer close() ends its stream's token wait and releases what the wait held") {
+    auto broker = danube_test::start_broker();
+    const auto topic = danube_test::unique_topic("stream-token-wait");
+    require_ok(broker.create_topic(topic));
+    const gated_policy policy;
+    danube::detail::client_settings settings;
+    settings.url = require_ok(danube::detail::parse_service_url(broker.url()));
+    settings.authorization_async = policy.form();
+    const auto core = std::make_shared<danube::detail::client_core>(std::move(settings));
+    danube::consumer_options options;
+    options.topic = topic;
+    options.consumer_name = "c";
+    options.subscription = "s";
+    auto queue = std::make_shared<danube::detail::receive_queue>(options.receive_queue_capacity);
+    const std::weak_ptr<danube::detail::receive_queue> watched = queue;
+    auto partition = std::make_shared<danube::detail::topic_consumer>(
+        core, topic, options,
+        [](const danube::error& /*e*/, unsigned /*attempt*/) -> std::optional<std::chrono::milliseconds> {
+          return std::nullopt;
+        },
+        std::move(queue));
+    std::promise<danube::result<void>> subscribed;
+    partition->subscribe([&](danube::result<void> r) { subscribed.set_value(std::move(r)); });
+    require_ok(subscribed.get_future().get());
+    policy.close_gate();
+    partition->start();  // asks for the stream's token on this thread: held
+    REQUIRE(policy.held() >= 1);
+    partition->close();
+    partition.reset();
+    // A gRPC thread may still be returning from the subscribe's callback (which held the partition).
+    // Before the fix the wait's continuation held the reader, the reader the queue, until an answer.
+    CHECK(danube_test::wait_until([&] { return watched.expired(); }, 5s));
+    policy.open_and_answer();  // late: no stream opens
+    CHECK(broker.streaming_consumers(topic) == 0);
+    core->close();
   }
 }

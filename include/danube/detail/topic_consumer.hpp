@@ -125,6 +125,7 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
   // A second close() waits for the first.
   void close() {
     std::shared_ptr<stream_reader> reader;
+    std::shared_ptr<pending_prepare> stream_wait;
     scheduler::task_id watch = 0;
     scheduler::task_id repair = 0;
     {
@@ -137,11 +138,16 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
       }
       closed_ = true;
       reader = std::move(reader_);
+      stream_wait = std::exchange(stream_wait_, {}).lock();
       watch = std::exchange(health_watch_, 0);
       repair = std::exchange(repair_timer_, 0);
     }
     core_->unwatch_health(watch);
     core_->timers().discard(repair);
+    if (stream_wait) {
+      // Its continuation finds the consumer closed and does nothing.
+      stream_wait->abandon(error(errc::closed, "the consumer was closed while its stream waited for a token"));
+    }
     if (reader) {
       reader->close(inside_callback() ? std::chrono::milliseconds(0) : std::chrono::milliseconds(1000));
     }
@@ -291,12 +297,38 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
     // The stream has no deadline: it lives as long as the consumer. It opens once the call is
     // prepared: at once, or when a token exchange completes.
     auto& context = reader->context();
-    core_->prepare_async(context, address, std::nullopt,
-                         [weak = weak_from_this(), reader, channel = *ch, id, generation](result<void> prepared) {
-                           if (const auto self = weak.lock()) {
-                             self->start_stream_(std::move(prepared), reader, channel, id, generation);
-                           }
-                         });
+    auto waiting =
+        core_->prepare_async(context, address, std::nullopt,
+                             [weak = weak_from_this(), reader, channel = *ch, id, generation](result<void> prepared) {
+                               if (const auto self = weak.lock()) {
+                                 self->start_stream_(std::move(prepared), reader, channel, id, generation);
+                               }
+                             });
+    if (!waiting) {
+      return;
+    }
+    // Waiting for a token, with no deadline: close() ends the wait (what it holds -- the reader,
+    // the queue, a channel -- must not outlive the consumer until the policy answers, if ever), and
+    // so does a newer stream (the continuation of an older generation does nothing).
+    std::shared_ptr<pending_prepare> replaced;
+    bool closed = false;
+    bool current = false;
+    {
+      std::lock_guard lock(mu_);
+      closed = closed_;
+      current = !closed && generation == generation_;
+      if (current) {
+        replaced = std::exchange(stream_wait_, waiting).lock();
+      }
+    }
+    if (replaced) {
+      replaced->abandon(error(errc::cancelled, "a newer stream replaced this one"));
+    }
+    if (closed) {
+      waiting->abandon(error(errc::closed, "the consumer was closed while its stream waited for a token"));
+    } else if (!current) {
+      waiting->abandon(error(errc::cancelled, "a newer stream replaced this one"));
+    }
   }
 
   void start_stream_(result<void> prepared, const std::shared_ptr<stream_reader>& reader,
@@ -493,22 +525,41 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
       }
     });
     auto& context = reader->context();
-    core_->prepare_async(
-        context, address, std::nullopt, [weak = weak_from_this(), reader, channel = *ch, id](result<void> prepared) {
-          const auto self = weak.lock();
-          if (!self || !prepared) {
-            return;
-          }
-          {
-            std::lock_guard lock(self->mu_);
-            if (self->closed_) {
-              return;
-            }
-            self->reader_ = reader;  // close() ends it if it is still open then
-          }
-          const auto stub = wire::ConsumerService::NewStub(channel);
-          reader->start(*stub, self->core_->next_request_id(), id);
-        });
+    auto waiting = core_->prepare_async(context, address, std::nullopt,
+                                        [weak = weak_from_this(), reader, channel = *ch, id](result<void> prepared) {
+                                          const auto self = weak.lock();
+                                          if (!self || !prepared) {
+                                            return;
+                                          }
+                                          {
+                                            std::lock_guard lock(self->mu_);
+                                            if (self->closed_) {
+                                              return;
+                                            }
+                                            self->reader_ = reader;  // close() ends it if it is still open then
+                                          }
+                                          const auto stub = wire::ConsumerService::NewStub(channel);
+                                          reader->start(*stub, self->core_->next_request_id(), id);
+                                        });
+    if (!waiting) {
+      return;
+    }
+    // Waiting for a token: close() ends the wait, as for a stream (open_stream_).
+    std::shared_ptr<pending_prepare> replaced;
+    bool closed = false;
+    {
+      std::lock_guard lock(mu_);
+      closed = closed_;
+      if (!closed) {
+        replaced = std::exchange(stream_wait_, waiting).lock();
+      }
+    }
+    if (replaced) {
+      replaced->abandon(error(errc::cancelled, "the partition stopped"));
+    }
+    if (closed) {
+      waiting->abandon(error(errc::closed, "the consumer was closed while its stream waited for a token"));
+    }
   }
 
   // Subscribes again after the backoff `failure` earns; one pending repair per partition.
@@ -571,6 +622,7 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
   broker_address address_;
   std::uint64_t consumer_id_ = 0;
   std::shared_ptr<stream_reader> reader_;
+  std::weak_ptr<pending_prepare> stream_wait_;  // the newest stream's token wait (expired: none)
   scheduler::task_id health_watch_ = 0;
   scheduler::task_id repair_timer_ = 0;  // the one pending re-subscription (0: none)
   std::uint64_t repair_generation_ = 0;  // which repair timer is current
