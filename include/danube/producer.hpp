@@ -101,33 +101,35 @@ class producer_core final : public closable, public std::enable_shared_from_this
             send_completion complete) {
     // The send timeout counts from here: waiting for room in the pending queue is part of it.
     const auto deadline = deadline_after(options_.send_timeout);
-    if (auto ok = validate_(key, payload, attrs); !ok) {
-      refuse_(complete, std::move(ok).error());
-      return;
-    }
     std::shared_ptr<topic_producer> target;
     std::optional<resolved_schema> schema;
     std::optional<error> refused;
     {
       std::lock_guard lock(mu_);
       schema = schema_;
+      if (!partitions_.empty()) {
+        target = partitions_[partition % partitions_.size()];
+      }
       if (closed_) {
         refused = error(errc::closed, "the producer is closed");
-      } else if (partitions_.empty()) {
+      } else if (!target) {
         refused = error(errc::failed_precondition, "create() has not succeeded on this producer");
-      } else {
-        target = partitions_[partition % partitions_.size()];
+      }
+    }
+    if (!refused) {
+      if (auto ok = validate_(key, payload, attrs); !ok) {
+        refused = std::move(ok).error();
       }
     }
     if (refused) {
-      refuse_(complete, std::move(*refused));
+      refuse_(target, std::move(complete), std::move(*refused));
       return;
     }
     // Inside a callback that must not block a full queue fails at once: the slots it would wait
     // for may be freed only by the completions this very thread is about to run.
     const auto when_full = check_may_wait("send") ? options_.when_full : queue_full_policy::fail;
     if (auto ok = limiter_->acquire(when_full, deadline); !ok) {
-      refuse_(complete, std::move(ok).error());
+      refuse_(target, std::move(complete), std::move(ok).error());
       return;
     }
     auto op = target->make_op();
@@ -263,11 +265,16 @@ class producer_core final : public closable, public std::enable_shared_from_this
     return {};
   }
 
-  // A send refused before it was queued: its completion runs here, on the caller's thread, marked
-  // like every send completion (send_op::finish).
-  static void refuse_(const send_completion& complete, error why) {
-    const callback_scope scope(callback_kind::completion);
-    complete(std::unexpected(std::move(why)));
+  // A send refused before it was queued. With a partition to go to, its completion keeps its place
+  // in that partition's order (topic_producer::refuse): a refusal never overtakes the completion
+  // of an earlier send there. Without one (create() has not succeeded) nothing is before it: it
+  // runs here, on the caller's thread, marked like every send completion (send_op::finish).
+  static void refuse_(const std::shared_ptr<topic_producer>& target, send_completion complete, error why) {
+    if (target) {
+      target->refuse(std::move(complete), std::move(why));
+      return;
+    }
+    send_op::run_completion(std::move(complete), nullptr, std::unexpected(std::move(why)));
   }
 
   [[nodiscard]] static result<void> validate_(std::optional<std::string_view> key, const payload_arg& payload,

@@ -84,7 +84,7 @@ struct send_op {
   // std::function: that was an allocation per message); later calls do nothing.
   void finish(result<message_id> value) {
     if (complete) {
-      run_completion(std::exchange(complete, nullptr), limiter.get(), std::move(value));
+      run_completion(std::exchange(complete, nullptr), holds_slot ? limiter.get() : nullptr, std::move(value));
     }
   }
 
@@ -105,6 +105,7 @@ struct send_op {
     context.reset();
     owner.reset();
     state = stage::waiting;
+    holds_slot = true;
     attempts = 0;
     sequence = 0;
     deadline = {};
@@ -124,8 +125,9 @@ struct send_op {
   send_completion complete;
   std::optional<result<message_id>> outcome;  // set once the send is done, successfully or not
   stage state = stage::waiting;
-  unsigned attempts = 0;                             // retries of retryable failures since the last recovery
-  std::uint64_t sequence = 0;                        // its place in this partition's queue, from 1
+  bool holds_slot = true;      // false for a refusal (topic_producer::refuse): it took no pending slot
+  unsigned attempts = 0;       // retries of retryable failures since the last recovery
+  std::uint64_t sequence = 0;  // its place in this partition's queue, from 1
   std::chrono::steady_clock::time_point deadline;    // the send timeout, from the send() call
   std::chrono::steady_clock::time_point not_before;  // backoff before the next attempt
 };
@@ -232,26 +234,60 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
   }
 
   // Queues one message whose `deadline` is set; `op->complete` runs exactly once, in queue order,
-  // on a gRPC or scheduler thread (or on this thread if the producer is already closed).
+  // on a gRPC or scheduler thread, or on this one (a producer already closed fails it with
+  // errc::closed, still after the sends before it).
   void send(std::shared_ptr<send_op> op) {
     bool start = false;
+    bool closed = false;
     {
       std::lock_guard lock(mu_);
-      if (!closed_) {
-        op->sequence = ++queued_;
-        ops_.push_back(std::move(op));
-        op = nullptr;
+      op->sequence = ++queued_;
+      closed = closed_;
+      if (closed) {
+        // Done at once, but completed in queue order, after the sends before it.
+        op->outcome = unexpected_error(errc::closed, "the producer is closed");
+        op->state = send_op::stage::done;
+      } else {
         // With the window full, the next completion starts this send: nothing to do here.
         start = in_flight_ < options_.max_in_flight || !registered_;
       }
+      ops_.push_back(std::move(op));
     }
-    if (op) {
-      op->finish(unexpected_error(errc::closed, "the producer is closed"));
-      return;
-    }
-    if (start) {
+    if (closed) {
+      deliver_completed_();
+    } else if (start) {
       start_ready_();
     }
+  }
+
+  // A send refused before it was queued (invalid, the producer closed, its pending queue full, no
+  // room within its send timeout): it takes no pending slot, but its completion keeps its place in
+  // this partition's order, after the sends queued before it -- on the thread that completes the
+  // last of those, or here when none is unfinished. Memory stays bounded for a caller spinning on a
+  // full queue: at most max_waiting_refusals_ wait per partition, and one more completes at once,
+  // here.
+  void refuse(send_completion complete, error why) {
+    auto op = make_op();
+    bool waits = false;
+    {
+      std::lock_guard lock(mu_);
+      waits = refusals_waiting_ < max_waiting_refusals_;
+      if (waits) {
+        ++refusals_waiting_;
+        op->sequence = ++queued_;
+        op->holds_slot = false;
+        op->complete = std::move(complete);
+        op->outcome = std::unexpected(std::move(why));
+        op->state = send_op::stage::done;
+        ops_.push_back(std::move(op));
+      }
+    }
+    if (waits) {
+      deliver_completed_();
+      return;
+    }
+    pool_.give_back(std::move(op));
+    send_op::run_completion(std::move(complete), nullptr, std::unexpected(std::move(why)));
   }
 
   // The sequence number of the last send queued so far: what a flush() now waits for.
@@ -743,6 +779,9 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
       {
         std::lock_guard lock(mu_);
         while (!ops_.empty() && ops_.front()->state == send_op::stage::done) {
+          if (!ops_.front()->holds_slot) {
+            --refusals_waiting_;
+          }
           delivered_.push_back(std::move(ops_.front()));
           ops_.pop_front();
           if (scan_from_ > 0) {
@@ -760,7 +799,7 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
         // wakes (send() waiting on a future) finds it there instead of allocating a new one.
         auto done = std::exchange(finished->complete, nullptr);
         auto outcome = std::move(*finished->outcome);
-        auto* slots = finished->limiter.get();
+        auto* slots = finished->holds_slot ? finished->limiter.get() : nullptr;
         pool_.give_back(std::move(finished));
         if (done) {
           send_op::run_completion(std::move(done), slots, std::move(outcome));
@@ -798,6 +837,9 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
   std::vector<std::shared_ptr<send_op>> delivered_;  // the delivering thread's batch
   std::uint64_t queued_ = 0;                         // sequence of the last op queued
   std::uint64_t completed_through_ = 0;              // every op up to this sequence has completed
+  std::size_t refusals_waiting_ = 0;                 // refuse()d sends in ops_, not yet delivered
+  // Their bound: as many as the pending queue holds, and at least 1024 (a small queue refuses often).
+  const std::size_t max_waiting_refusals_ = std::max<std::size_t>(options_.max_pending_messages, 1024);
   std::size_t in_flight_ = 0;
   bool registered_ = false;
   bool recovering_ = false;
