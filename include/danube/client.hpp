@@ -22,10 +22,12 @@
 #include <danube/policies/tls.hpp>
 #include <danube/producer.hpp>
 #include <danube/schema_registry.hpp>
+#include <danube/stats.hpp>
 #include <danube/topic_name.hpp>
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,6 +40,10 @@ namespace danube {
 
 // The most connections_per_broker() accepts: each is a TCP connection with its own HTTP/2 buffers.
 inline constexpr std::size_t max_connections_per_broker = 64;
+
+// The longest stats_interval: reports more than a day apart are a mistake (and milliseconds::max()
+// would overflow the scheduler's clock arithmetic).
+inline constexpr std::chrono::milliseconds max_stats_interval = std::chrono::hours(24);
 
 template <auth_policy Auth, tls_policy Tls>
 class basic_client_builder;
@@ -191,6 +197,18 @@ class basic_client_builder {
     settings_.logger = std::move(sink);
     return *this;
   }
+  // Every `interval`, `callback` gets the stats of every producer and consumer of the client
+  // (danube/stats.hpp), from the first producer or consumer on. It runs on the client's listener
+  // thread, after any message listener's call in progress, one report at a time, under no library
+  // lock: it may block (it holds up message listeners and later reports) and call any public
+  // function, close() included. Default: no reports.
+  basic_client_builder& stats_interval(std::chrono::milliseconds interval,
+                                       std::function<void(const client_stats&)> callback) {
+    settings_.stats_interval = interval;
+    settings_.on_stats = std::move(callback);
+    stats_requested_ = true;
+    return *this;
+  }
   basic_client_builder& auth(Auth policy) {
     auth_ = std::move(policy);
     return *this;
@@ -224,6 +242,17 @@ class basic_client_builder {
       return unexpected_error(errc::invalid_argument,
                               "connections_per_broker(" + std::to_string(settings_.connections_per_broker) +
                                   "): between 1 and " + std::to_string(max_connections_per_broker));
+    }
+    if (stats_requested_) {
+      if (!settings_.on_stats) {
+        return detail::empty_callback("stats_interval");
+      }
+      if (settings_.stats_interval <= std::chrono::milliseconds::zero() ||
+          settings_.stats_interval > max_stats_interval) {
+        return unexpected_error(errc::invalid_argument, "stats_interval(" +
+                                                            std::to_string(settings_.stats_interval.count()) +
+                                                            " ms): must be positive and at most 24 hours");
+      }
     }
     if (!auth_) {
       return unexpected_error(errc::invalid_argument, "this client's auth policy needs a value: call auth(...)");
@@ -262,6 +291,7 @@ class basic_client_builder {
  private:
   std::string service_url_;
   detail::client_settings settings_;
+  bool stats_requested_ = false;  // stats_interval() was called
   std::optional<Auth> auth_ = default_auth_();
   std::optional<Tls> tls_ = default_tls_();
 

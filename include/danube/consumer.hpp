@@ -21,11 +21,13 @@
 #include <danube/detail/once_completion.hpp>
 #include <danube/detail/receive_queue.hpp>
 #include <danube/detail/retry_loop.hpp>
+#include <danube/detail/stats.hpp>
 #include <danube/detail/topic_consumer.hpp>
 #include <danube/error.hpp>
 #include <danube/message.hpp>
 #include <danube/policies/concepts.hpp>
 #include <danube/policies/retry.hpp>
+#include <danube/stats.hpp>
 #include <danube/topic_name.hpp>
 
 #include <chrono>
@@ -162,6 +164,28 @@ class consumer_core final : public closable, public std::enable_shared_from_this
     });
     return {};
   }
+
+  // Summed over the partitions, each also listed (none before subscribe() succeeded; kept after
+  // close()).
+  [[nodiscard]] consumer_stats stats() {
+    consumer_stats total;
+    total.name = options_.consumer_name;
+    total.subscription = options_.subscription;
+    total.topic = options_.topic;
+    std::vector<std::shared_ptr<topic_consumer>> partitions;
+    {
+      std::lock_guard lock(mu_);
+      partitions = partitions_;
+    }
+    for (const auto& partition : partitions) {
+      total.partitions.push_back(partition->stats());
+      add_to_total(total, total.partitions.back());
+    }
+    total.queue_depth = queue_->size();
+    return total;
+  }
+
+  void collect_stats(client_stats& out) override { out.consumers.push_back(stats()); }
 
   // Idempotent; a second close() (another thread, or the client closing) also waits for the
   // partitions' streams (topic_consumer::close()).
@@ -502,6 +526,14 @@ class basic_consumer {
     }
     nack_(m, options, as_callback_(std::move(done)));
     return {};
+  }
+
+  // What this consumer has done since it was made: counters and its queue depth, summed and per
+  // partition (danube/stats.hpp, docs/consumer.md). Thread-safe, callable from any callback; cheap
+  // enough to poll. All zero on a moved-from consumer.
+  [[nodiscard]] consumer_stats stats() const {
+    const auto core = core_;
+    return core ? core->stats() : consumer_stats{};
   }
 
   // Stops the streams; receive() then fails with errc::closed. Idempotent; a no-op on a

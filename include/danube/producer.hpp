@@ -17,6 +17,7 @@
 #include <danube/detail/pending_limiter.hpp>
 #include <danube/detail/retry_loop.hpp>
 #include <danube/detail/schema_resolution.hpp>
+#include <danube/detail/stats.hpp>
 #include <danube/detail/topic_producer.hpp>
 #include <danube/error.hpp>
 #include <danube/message.hpp>
@@ -25,6 +26,7 @@
 #include <danube/policies/retry.hpp>
 #include <danube/policies/routing.hpp>
 #include <danube/producer_options.hpp>
+#include <danube/stats.hpp>
 #include <danube/topic_name.hpp>
 
 #include <chrono>
@@ -99,8 +101,10 @@ class producer_core final : public closable, public std::enable_shared_from_this
   // runs exactly once, never under a lock of the library.
   void send(std::uint32_t partition, std::optional<std::string_view> key, payload_arg payload, const attributes& attrs,
             send_completion complete) {
-    // The send timeout counts from here: waiting for room in the pending queue is part of it.
-    const auto deadline = deadline_after(options_.send_timeout);
+    // The send timeout and the send latency count from here: waiting for room in the pending queue
+    // is part of both.
+    const auto called = clock::now();
+    const auto deadline = deadline_after(options_.send_timeout, called);
     std::shared_ptr<topic_producer> target;
     std::optional<resolved_schema> schema;
     std::optional<error> refused;
@@ -134,6 +138,7 @@ class producer_core final : public closable, public std::enable_shared_from_this
     }
     auto op = target->make_op();
     op->deadline = deadline;
+    op->called = called;
     fill_send_request(op->request, std::move(payload), key, attrs, schema);
     op->complete = std::move(complete);  // the op releases the pending slot just before it runs
     target->send(std::move(op));
@@ -165,6 +170,24 @@ class producer_core final : public closable, public std::enable_shared_from_this
     }
     return {};
   }
+
+  // Summed over the partitions, each also listed (none before create() succeeded).
+  [[nodiscard]] producer_stats stats() {
+    producer_stats total;
+    total.name = options_.name;
+    total.topic = options_.topic;
+    latency_counts latency;
+    for (const auto& partition : snapshot_()) {
+      total.partitions.push_back(partition->stats());
+      add_to_total(total, total.partitions.back());
+      latency.add(partition->latency());
+    }
+    total.messages_refused = refused_.get();
+    total.send_latency = latency.summary();
+    return total;
+  }
+
+  void collect_stats(client_stats& out) override { out.producers.push_back(stats()); }
 
   // Idempotent; a second close() (another thread, or the client closing) also waits for the
   // partitions' completions (topic_producer::close()).
@@ -268,8 +291,11 @@ class producer_core final : public closable, public std::enable_shared_from_this
   // A send refused before it was queued. With a partition to go to, its completion keeps its place
   // in that partition's order (topic_producer::refuse): a refusal never overtakes the completion
   // of an earlier send there. Without one (create() has not succeeded) nothing is before it: it
-  // runs here, on the caller's thread, marked like every send completion (send_op::finish).
-  static void refuse_(const std::shared_ptr<topic_producer>& target, send_completion complete, error why) {
+  // runs here, on the caller's thread, marked like every send completion (send_op::finish). Every
+  // send refused before it reaches a partition's queue comes through here: the one place it is
+  // counted (messages_refused).
+  void refuse_(const std::shared_ptr<topic_producer>& target, send_completion complete, error why) {
+    refused_.add();
     if (target) {
       target->refuse(std::move(complete), std::move(why));
       return;
@@ -314,6 +340,7 @@ class producer_core final : public closable, public std::enable_shared_from_this
   const producer_options options_;
   const retry_schedule retry_;
   const std::shared_ptr<pending_limiter> limiter_;  // shared with the partitions, which release it
+  counter refused_;  // sends refused before reaching a partition (refuse_)
   std::mutex mu_;
   std::vector<std::shared_ptr<topic_producer>> partitions_;
   std::vector<std::shared_ptr<topic_producer>> pending_;  // being created right now
@@ -424,6 +451,14 @@ class basic_producer {
     return core ? core->flush(deadline) : moved_from_();
   }
   [[nodiscard]] result<void> flush(std::chrono::milliseconds timeout) { return flush(detail::deadline_after(timeout)); }
+
+  // What this producer has done since it was made: counters, gauges and send latency, summed and
+  // per partition (danube/stats.hpp, docs/producer.md). Thread-safe, callable from any callback;
+  // cheap enough to poll. All zero on a moved-from producer.
+  [[nodiscard]] producer_stats stats() const {
+    const auto core = core_;
+    return core ? core->stats() : producer_stats{};
+  }
 
   // Fails queued sends with errc::closed and waits for those in flight. Idempotent; a no-op on a
   // moved-from producer. Inside a library callback it does not wait: the completions left run

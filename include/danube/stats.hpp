@@ -42,8 +42,9 @@ struct producer_stats {
   std::string name;   // the producer's name (a partition's: "<name>-<i>")
   std::string topic;  // the topic (a partition's: "<topic>-part-<i>")
 
-  // Each message is counted once in sent (its first attempt on the wire), then once in acked or
-  // failed; every further attempt counts in retried. Bytes are payload bytes.
+  // Each message send() accepted is counted once in sent (when it reaches its partition's queue),
+  // then once in acked or failed when it completes: sent == acked + failed + pending. Every attempt
+  // on the wire after its first counts in retried. Bytes are payload bytes.
   std::uint64_t messages_sent = 0;
   std::uint64_t bytes_sent = 0;
   std::uint64_t messages_acked = 0;

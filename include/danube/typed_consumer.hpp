@@ -16,6 +16,7 @@
 #include <danube/error.hpp>
 #include <danube/message.hpp>
 #include <danube/serializer.hpp>
+#include <danube/stats.hpp>
 
 #include <chrono>
 #include <optional>
@@ -62,6 +63,7 @@ class typed_consumer {
   }
 
   void close() { consumer_.close(); }
+  [[nodiscard]] consumer_stats stats() const { return consumer_.stats(); }
 
   [[nodiscard]] Consumer& untyped() noexcept { return consumer_; }
   [[nodiscard]] const Serializer& serializer() const noexcept { return serializer_; }

@@ -13,6 +13,7 @@
 #include <danube/payload.hpp>
 #include <danube/producer.hpp>
 #include <danube/serializer.hpp>
+#include <danube/stats.hpp>
 
 #include <chrono>
 #include <functional>
@@ -70,6 +71,7 @@ class typed_producer {
   [[nodiscard]] result<void> flush(std::chrono::steady_clock::time_point deadline) { return producer_.flush(deadline); }
   [[nodiscard]] result<void> flush(std::chrono::milliseconds timeout) { return producer_.flush(timeout); }
   void close() { producer_.close(); }
+  [[nodiscard]] producer_stats stats() const { return producer_.stats(); }
 
   [[nodiscard]] Producer& untyped() noexcept { return producer_; }
   [[nodiscard]] const Serializer& serializer() const noexcept { return serializer_; }

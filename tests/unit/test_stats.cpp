@@ -213,7 +213,7 @@ TEST_SUITE("stats") {
     CHECK(c.snapshot().messages_redelivered == 0);
     c.on_received(m, 1);  // the same message again
     CHECK(c.snapshot().messages_redelivered == 1);
-    c.on_ack(m, 1);
+    c.on_ack(0, 0, 1);  // m's producer id and offset, request id 1
     c.on_ack_done(true);
     c.on_received(m, 1);  // acknowledged before: a new delivery as far as the client can tell
     c.on_nack_done(true);

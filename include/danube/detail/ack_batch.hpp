@@ -42,7 +42,7 @@ class ack_batch : public std::enable_shared_from_this<ack_batch> {
   ack_batch(std::vector<one> acks, completion done) : acks_(std::move(acks)), done_(std::move(done)) {}
 
   // Starts calls while the window has room. A partition closed meanwhile fails its acks with
-  // errc::closed instead of calling the broker (as a single ack would after close()). One thread
+  // errc::closed instead of calling the broker (topic_consumer::ack, as a single ack). One thread
   // pumps at a time: an ack that fails at once (inline) must not recurse into another pump, or a
   // large batch on a closed client would nest one stack frame per message.
   void pump_() {
@@ -67,10 +67,6 @@ class ack_batch : public std::enable_shared_from_this<ack_batch> {
         }
         next = &acks_[started_++];
         ++in_flight_;
-      }
-      if (next->partition->closed()) {
-        answered_(unexpected_error(errc::closed, "the consumer is closed"));
-        continue;
       }
       next->partition->ack(std::move(next->request),
                            [self = shared_from_this()](result<void> outcome) { self->answered_(std::move(outcome)); });

@@ -16,6 +16,7 @@
 #include <danube/error.hpp>
 #include <danube/logging.hpp>
 #include <danube/policies/concepts.hpp>
+#include <danube/stats.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -60,6 +61,9 @@ struct client_settings {
   // any thread.
   std::function<result<std::optional<std::string>>(const auth_context&)> authorization;
   std::function<void(const auth_context&, auth_completion)> authorization_async;
+  // Every stats_interval, on_stats gets every producer's and consumer's stats (unset: never).
+  std::chrono::milliseconds stats_interval{0};
+  std::function<void(const client_stats&)> on_stats;
 };
 
 // Something a client closes when it is closed itself (producers, consumers).
@@ -70,6 +74,8 @@ class closable {
   closable& operator=(const closable&) = delete;
   virtual ~closable() = default;
   virtual void close() = 0;
+  // Appends this resource's stats (for the client's periodic report).
+  virtual void collect_stats(client_stats& /*out*/) {}
 };
 
 // Runs an asynchronous auth policy -- user code -- marked as a callback that must not block, as
@@ -357,12 +363,19 @@ class client_core : public std::enable_shared_from_this<client_core> {
   // Registers a producer or consumer to close with the client; false once the client is closed
   // (the caller then closes it itself).
   [[nodiscard]] bool track(std::weak_ptr<closable> resource) {
-    std::lock_guard lock(mu_);
-    if (closed_) {
-      return false;
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) {
+        return false;
+      }
+      std::erase_if(tracked_, [](const auto& w) { return w.expired(); });
+      tracked_.push_back(std::move(resource));
+      if (reporting_ || !settings_.on_stats) {
+        return true;
+      }
+      reporting_ = true;
     }
-    std::erase_if(tracked_, [](const auto& w) { return w.expired(); });
-    tracked_.push_back(std::move(resource));
+    start_stats_reports_();
     return true;
   }
 
@@ -414,6 +427,50 @@ class client_core : public std::enable_shared_from_this<client_core> {
 
   [[nodiscard]] std::size_t lane_count_() const noexcept {
     return std::max<std::size_t>(1, settings_.connections_per_broker);
+  }
+
+  // The periodic stats report, from the first producer or consumer on. The scheduler only triggers
+  // it: the snapshot and the user's callback run on the listener thread (user code there may block
+  // and call any public function, close() included), one report at a time; a tick that finds the
+  // previous report still queued or running is skipped. close() stops the scheduler, then the
+  // listener thread: no report starts after close() returned.
+  void start_stats_reports_() {
+    timers_.schedule(
+        settings_.stats_interval,
+        [weak = weak_from_this()] {
+          const auto self = weak.lock();
+          if (!self || self->report_queued_.exchange(true)) {
+            return;
+          }
+          if (!self->listeners_.post([weak] {
+                if (const auto again = weak.lock()) {
+                  again->report_stats_();
+                }
+              })) {
+            self->report_queued_ = false;
+          }
+        },
+        settings_.stats_interval);
+  }
+
+  void report_stats_() {
+    std::vector<std::weak_ptr<closable>> tracked;
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) {
+        return;
+      }
+      tracked = tracked_;
+    }
+    client_stats all;
+    for (const auto& weak : tracked) {
+      if (const auto resource = weak.lock()) {
+        resource->collect_stats(all);
+      }
+    }
+    report_queued_ = false;  // from here on a tick may queue the next report (it runs after this one)
+    const callback_scope scope(callback_kind::listener);
+    settings_.on_stats(all);
   }
 
   // Channels are never destroyed here: this may run on a gRPC callback thread (see
@@ -576,6 +633,8 @@ class client_core : public std::enable_shared_from_this<client_core> {
   std::vector<std::shared_ptr<grpc::ClientContext>> exchanges_;  // api-key exchanges in progress
   std::atomic<std::uint64_t> request_ids_{1};
   std::atomic<std::size_t> lanes_{0};
+  bool reporting_ = false;                  // the stats report is scheduled (under mu_)
+  std::atomic<bool> report_queued_{false};  // a stats report is queued or being collected
 };
 
 }  // namespace danube::detail

@@ -298,7 +298,7 @@ class consumer_counters {
 
   // A message was read from the broker's stream.
   void on_received(const message& m, std::uint64_t request_id) {
-    const auto key = key_(m, request_id);
+    const auto key = key_(m.id().producer_id, m.id().offset, request_id);
     std::lock_guard lock(mu_);
     received_.add_serialized();
     received_bytes_.add_serialized(m.payload().size());
@@ -306,10 +306,12 @@ class consumer_counters {
       redelivered_.add_serialized();
     }
   }
-  // The application acknowledged `m`: the broker will not send it again.
-  void on_ack(const message& m, std::uint64_t request_id) {
+  // The application acknowledged a message (its id's producer id and offset, its request id): the
+  // broker will not send it again.
+  void on_ack(std::uint64_t producer_id, std::uint64_t offset, std::uint64_t request_id) {
+    const auto key = key_(producer_id, offset, request_id);
     std::lock_guard lock(mu_);
-    recent_.erase(key_(m, request_id));
+    recent_.erase(key);
   }
   void on_ack_done(bool ok) noexcept { (ok ? acked_ : ack_failures_).add(); }
   void on_nack_done(bool ok) noexcept { (ok ? nacked_ : ack_failures_).add(); }
@@ -333,9 +335,10 @@ class consumer_counters {
  private:
   // The broker redelivers a message with its id and request id unchanged; on non-reliable topics
   // (offset 0 for every message) the request id still tells messages apart.
-  [[nodiscard]] static std::uint64_t key_(const message& m, std::uint64_t request_id) noexcept {
+  [[nodiscard]] static std::uint64_t key_(std::uint64_t producer_id, std::uint64_t offset,
+                                          std::uint64_t request_id) noexcept {
     std::uint64_t h = 0xcbf29ce484222325ULL;
-    for (const std::uint64_t part : {m.id().producer_id, m.id().offset, request_id}) {
+    for (const std::uint64_t part : {producer_id, offset, request_id}) {
       h = (h ^ part) * 0x100000001b3ULL;
       h ^= h >> 29;
     }

@@ -6,6 +6,7 @@
 #include <danube/detail/message_access.hpp>
 #include <danube/detail/proto.hpp>
 #include <danube/detail/receive_queue.hpp>
+#include <danube/detail/stats.hpp>
 
 #include <chrono>
 #include <functional>
@@ -26,8 +27,12 @@ class stream_reader final : public grpc::ClientReadReactor<wire::StreamMessage>,
   // Called once when the stream has ended, unless close() ended it.
   using on_end = std::function<void(const grpc::Status&)>;
 
-  stream_reader(std::shared_ptr<receive_queue> queue, std::string subscription, on_end ended)
-      : queue_(std::move(queue)), subscription_(std::move(subscription)), ended_(std::move(ended)) {}
+  stream_reader(std::shared_ptr<receive_queue> queue, std::string subscription, on_end ended,
+                std::shared_ptr<consumer_counters> stats)
+      : queue_(std::move(queue)),
+        subscription_(std::move(subscription)),
+        ended_(std::move(ended)),
+        stats_(std::move(stats)) {}
 
   [[nodiscard]] grpc::ClientContext& context() noexcept { return context_; }
 
@@ -93,6 +98,7 @@ class stream_reader final : public grpc::ClientReadReactor<wire::StreamMessage>,
     }
     auto m = message_access::from_wire(incoming_, subscription_);
     incoming_.Clear();
+    stats_->on_received(m, message_access::request_id(m));
     {
       // Paused from here on: once push() has registered us, resume() may restart reading.
       std::lock_guard lock(mu_);
@@ -150,6 +156,7 @@ class stream_reader final : public grpc::ClientReadReactor<wire::StreamMessage>,
   const std::string subscription_;
   on_end ended_;
   std::function<void(bool)> opened_;
+  const std::shared_ptr<consumer_counters> stats_;
   grpc::ClientContext context_;
   wire::ReceiveRequest request_;
   wire::StreamMessage incoming_;

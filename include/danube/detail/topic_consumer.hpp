@@ -14,6 +14,7 @@
 #include <danube/detail/receive_queue.hpp>
 #include <danube/detail/resolve_async.hpp>
 #include <danube/detail/retry_loop.hpp>
+#include <danube/detail/stats.hpp>
 #include <danube/detail/stream_reader.hpp>
 #include <danube/error.hpp>
 #include <danube/message.hpp>
@@ -59,6 +60,15 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
     return closed_;
   }
 
+  // This partition's counters (the queue depth is the consumer's, not a partition's).
+  [[nodiscard]] consumer_stats stats() const {
+    auto s = stats_->snapshot();
+    s.name = options_.consumer_name;
+    s.subscription = options_.subscription;
+    s.topic = topic_;
+    return s;
+  }
+
   // Looks the topic up and subscribes on the broker that serves it, retrying retryable failures
   // per the policy; `done` runs exactly once (on a gRPC or scheduler thread; with errc::closed if
   // the client closes first, also while waiting to retry). Does not open the stream.
@@ -90,12 +100,22 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
     return request;
   }
 
+  // Every ack of this partition comes through here, one message per call (a batch too: ack_batch):
+  // the one place acks are counted. After close() it fails with errc::closed without calling the
+  // broker (an ack failure).
   void ack(wire::AckRequest request, completion done) {
+    stats_->on_ack(request.msg_id().producer_id(), request.msg_id().topic_offset(), request.request_id());
+    if (closed()) {
+      stats_->on_ack_done(false);
+      done(unexpected_error(errc::closed, "the consumer is closed"));
+      return;
+    }
     async_unary<wire::ConsumerService>(
         *core_, address_snapshot_(),
         static_cast<async_method<wire::ConsumerService, wire::AckRequest, wire::AckResponse>>(
             &wire::ConsumerService::Stub::async::Ack),
-        std::move(request), [done = std::move(done)](result<wire::AckResponse> r) {
+        std::move(request), [stats = stats_, done = std::move(done)](result<wire::AckResponse> r) {
+          stats->on_ack_done(r.has_value());
           done(r ? result<void>() : result<void>(std::unexpected(std::move(r).error())));
         });
   }
@@ -115,7 +135,8 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
         *core_, address_snapshot_(),
         static_cast<async_method<wire::ConsumerService, wire::NackRequest, wire::NackResponse>>(
             &wire::ConsumerService::Stub::async::Nack),
-        std::move(request), [done = std::move(done)](result<wire::NackResponse> r) {
+        std::move(request), [stats = stats_, done = std::move(done)](result<wire::NackResponse> r) {
+          stats->on_nack_done(r.has_value());
           done(r ? result<void>() : result<void>(std::unexpected(std::move(r).error())));
         });
   }
@@ -283,12 +304,14 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
       on_stream_end_(generation, grpc::Status(grpc::StatusCode::UNAVAILABLE, ch.error().message()));
       return;
     }
-    auto reader = std::make_shared<stream_reader>(queue_, options_.subscription,
-                                                  [weak = weak_from_this(), generation](const grpc::Status& status) {
-                                                    if (const auto self = weak.lock()) {
-                                                      self->on_stream_end_(generation, status);
-                                                    }
-                                                  });
+    auto reader = std::make_shared<stream_reader>(
+        queue_, options_.subscription,
+        [weak = weak_from_this(), generation](const grpc::Status& status) {
+          if (const auto self = weak.lock()) {
+            self->on_stream_end_(generation, status);
+          }
+        },
+        stats_);
     reader->when_open([weak = weak_from_this(), generation](bool open) {
       if (const auto self = weak.lock()) {
         self->on_stream_open_(generation, open);
@@ -412,6 +435,7 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
         backoff_.reset();  // it lived: a fresh start
       }
     }
+    stats_->on_stream_end();
     core_->log(log_level::info, "consumer " + options_.consumer_name + " on " + topic_ + ": stream ended (" +
                                     status.error_message() + "), subscribing again");
     if (quick) {
@@ -461,6 +485,7 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
         open = self->started_;  // before start(), start() opens the stream
       }
       if (outcome) {
+        self->stats_->on_resubscribed();
         if (open) {
           self->open_stream_();
         }
@@ -514,7 +539,7 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
                                     ": stopped; releasing its consumer on the broker");
     // What the broker held for this consumer reaches the application like any other message; the
     // stream ends as soon as it is open.
-    auto reader = std::make_shared<stream_reader>(queue_, options_.subscription, nullptr);
+    auto reader = std::make_shared<stream_reader>(queue_, options_.subscription, nullptr, stats_);
     auto ch = core_->channel(address.connect_url, lane_);
     if (!ch) {
       return;
@@ -618,6 +643,7 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
   const retry_schedule retry_;
   const std::shared_ptr<receive_queue> queue_;
   const std::size_t lane_;  // which of the client's connections to the broker carries the stream
+  const std::shared_ptr<consumer_counters> stats_ = std::make_shared<consumer_counters>();
   std::mutex mu_;
   broker_address address_;
   std::uint64_t consumer_id_ = 0;

@@ -20,6 +20,7 @@
 #include <danube/detail/resolve_async.hpp>
 #include <danube/detail/retry_loop.hpp>
 #include <danube/detail/schema_resolution.hpp>
+#include <danube/detail/stats.hpp>
 #include <danube/error.hpp>
 #include <danube/message.hpp>
 #include <danube/payload.hpp>
@@ -110,6 +111,8 @@ struct send_op {
     sequence = 0;
     deadline = {};
     not_before = {};
+    called = {};
+    wire_attempts = 0;
     request.clear_attributes();
     request.clear_routing_key();
     request.clear_schema_id();
@@ -130,6 +133,8 @@ struct send_op {
   std::uint64_t sequence = 0;  // its place in this partition's queue, from 1
   std::chrono::steady_clock::time_point deadline;    // the send timeout, from the send() call
   std::chrono::steady_clock::time_point not_before;  // backoff before the next attempt
+  std::chrono::steady_clock::time_point called;      // the send() call: its latency counts from here
+  unsigned wire_attempts = 0;                        // times put on the wire (all but the first are retries)
 };
 
 // Completed send_ops kept for reuse by one topic_producer: at most `max_ops`, and of their payload
@@ -216,6 +221,18 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
 
   [[nodiscard]] const std::string& topic() const noexcept { return topic_; }
 
+  // This partition's counters, with its queue (pending) and in-flight window now.
+  [[nodiscard]] producer_stats stats() {
+    auto s = stats_.snapshot();
+    s.name = name_;
+    s.topic = topic_;
+    std::lock_guard lock(mu_);
+    s.pending = ops_.size();
+    s.in_flight = in_flight_;
+    return s;
+  }
+  [[nodiscard]] latency_counts latency() const noexcept { return stats_.latency(); }
+
   using completion = std::function<void(result<void>)>;
 
   // Looks the topic up and registers the producer on the broker that serves it (creating the
@@ -243,10 +260,12 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
       std::lock_guard lock(mu_);
       op->sequence = ++queued_;
       closed = closed_;
+      stats_.on_queued(op->request.payload().size());
       if (closed) {
         // Done at once, but completed in queue order, after the sends before it.
         op->outcome = unexpected_error(errc::closed, "the producer is closed");
         op->state = send_op::stage::done;
+        stats_.on_done(false, op->request.payload().size(), {});
       } else {
         // With the window full, the next completion starts this send: nothing to do here.
         start = in_flight_ < options_.max_in_flight || !registered_;
@@ -492,6 +511,7 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
           std::lock_guard lock(self->mu_);
           self->recovering_ = false;
         }
+        self->stats_.on_reconnected();
         self->core_->log(log_level::info, "producer " + self->name_ + " on " + self->topic_ + " recovered");
         self->start_ready_();
         return;
@@ -645,6 +665,9 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
       op->state = send_op::stage::in_flight;
       op->owner = shared_from_this();
       ++in_flight_;
+      if (op->wire_attempts++ > 0) {
+        stats_.on_retried(op->request.payload().size());
+      }
       if (i == scan_from_) {
         ++scan_from_;
       }
@@ -758,7 +781,9 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
     }
   }
 
+  // Every outcome of a queued send comes through here (mu_ held): the one place it is counted.
   void finish_locked_(send_op& op, result<message_id> outcome) {
+    stats_.on_done(outcome.has_value(), op.request.payload().size(), clock::now() - op.called);
     op.outcome = std::move(outcome);
     op.state = send_op::stage::done;
   }
@@ -822,6 +847,7 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
   const retry_schedule retry_;
   const std::shared_ptr<pending_limiter> limiter_;  // shared with the producer, which takes the slots
   const std::size_t lane_;                          // which of the client's connections to the broker carries the sends
+  producer_counters stats_;                         // on_queued / on_retried / on_done with mu_ held
 
   std::mutex mu_;
   std::condition_variable idle_;
