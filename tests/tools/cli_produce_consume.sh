@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CTest (label "cli") for danube-cpp-cli against the danube-embedded-broker program: usage errors,
-# produce -> consume round trips (--json, plain, attributes, key, partitions, binary payloads),
+# produce -> consume round trips (--json, plain, attributes, key, partitions, binary payloads, --stats),
 # error reporting ("error: <code>: <message>", exit status) and --timeout.
 # usage: cli_produce_consume.sh <path to danube-cpp-cli> <path to danube-embedded-broker>
 set -u
@@ -131,6 +131,19 @@ wait_consumer "consume partitions" 0
 for p in 0 1 2; do
   grep -q "\"topic\":\"/default/cli-parts-part-$p\"" "$work/parts.out" || fail "nothing from part-$p"
 done
+
+# --- --stats: the counters at the end of each run, on stderr, one line per partition -------------
+start_consumer stats -t /default/cli-parts -m stats-sub --count 3 --timeout 20 --stats
+cli statsproduce produce -s "$url" -t /default/cli-parts -p 3 -m abcd -c 3 -i 0 --stats
+expect_rc "produce --stats" 0
+wait_consumer "consume --stats" 0
+grep -q '^stats: producer danube-cpp-cli-producer on /default/cli-parts: sent 3 (18 B), acked 3 (18 B), failed 0' \
+  "$work/statsproduce.err" || fail "produce --stats: no total line"
+grep -q '^stats:   producer danube-cpp-cli-producer-1 on /default/cli-parts-part-1: sent 1 (6 B), acked 1' \
+  "$work/statsproduce.err" || fail "produce --stats: no partition line"
+grep -q '^stats: consumer danube-cpp-cli-consumer (stats-sub) on /default/cli-parts: received 3 (18 B), acked 3' \
+  "$work/stats.err" || fail "consume --stats: no total line"
+[[ $(grep -c '^stats:   consumer ' "$work/stats.err") -ge 3 ]] || fail "consume --stats: fewer than 3 partition lines"
 
 # --- --interval paces the sends ------------------------------------------------------------------
 started=$(date +%s%N)

@@ -70,6 +70,8 @@ TEST_SUITE("cli args") {
     CHECK_FALSE(p.reliable);
     CHECK_FALSE(p.key);
     CHECK_FALSE(p.connection.token);
+    CHECK_FALSE(p.stats);
+    CHECK(produce({"produce", "-m", "hi", "--stats"}).stats);
   }
 
   TEST_CASE("produce: every flag, short and long forms") {
@@ -159,6 +161,8 @@ TEST_SUITE("cli args") {
     CHECK(c.timeout == std::chrono::milliseconds(20'000));
     CHECK(c.json);
 
+    CHECK_FALSE(c.stats);
+    CHECK(consume({"consume", "--stats"}).stats);
     CHECK(consume({"consume", "--consumer-name", "x", "--subscription", "y"}).subscription == "y");
     CHECK(consume({"consume", "--timeout", "0.25"}).timeout == std::chrono::milliseconds(250));
   }
@@ -191,6 +195,8 @@ TEST_SUITE("cli args") {
                    "--topic was given more than once"));
     CHECK(contains(error_of({"produce", "-m", "x", "--reliable=yes"}), "--reliable takes no value"));
     CHECK(contains(error_of({"consume", "--json", "--json"}), "more than once"));
+    CHECK(contains(error_of({"consume", "--stats", "--stats"}), "more than once"));
+    CHECK(contains(error_of({"schema", "get", "--id", "1", "--stats"}), "unknown argument '--stats'"));
     CHECK(contains(error_of({}), "missing subcommand"));
     CHECK(contains(error_of({"publish"}), "unknown subcommand 'publish'"));
 

@@ -56,6 +56,7 @@ struct produce_args {
   std::chrono::milliseconds interval = default_interval;
   bool reliable = false;
   std::optional<std::string> key;  // -k: routing key (send_with_key)
+  bool stats = false;              // --stats: print the producer's stats every 10 s and at the end
   // --schema-subject: publish with this registry subject (its latest version unless pinned).
   std::optional<std::string> schema_subject;
   std::optional<std::uint32_t> schema_version;      // --schema-version: exactly this version
@@ -72,6 +73,7 @@ struct consume_args {
   std::optional<std::uint64_t> count;                // stop (exit 0) after this many messages
   std::optional<std::chrono::milliseconds> timeout;  // overall bound; counting from the start
   bool json = false;
+  bool stats = false;  // --stats: print the consumer's stats every 10 s and at the end
 };
 
 // schema register: a new version of --subject from --file (or the existing one with that content).
@@ -171,6 +173,7 @@ enum class flag : std::uint8_t {
   schema_id,
   version,
   mode,
+  stats,
 };
 
 struct flag_spec {
@@ -194,7 +197,7 @@ inline constexpr std::array<flag_spec, 7> connection_flags{{
     {flag::help, 'h', "help", "", false, "print this help and exit"},
 }};
 
-inline constexpr std::array<flag_spec, 13> produce_flags{{
+inline constexpr std::array<flag_spec, 14> produce_flags{{
     {flag::topic, 't', "topic", "TOPIC", false, "topic to publish to (default /default/test_topic)"},
     {flag::producer_name, 'n', "producer-name", "NAME", false, "producer name (default danube-cpp-cli-producer)"},
     {flag::message, 'm', "message", "TEXT", false, "payload; with --count N > 1, message i is TEXT-i"},
@@ -210,6 +213,7 @@ inline constexpr std::array<flag_spec, 13> produce_flags{{
     {flag::schema_version, '\0', "schema-version", "N", false, "with --schema-subject: exactly version N"},
     {flag::schema_min_version, '\0', "schema-min-version", "N", false,
      "with --schema-subject: the latest version, which must be at least N"},
+    {flag::stats, '\0', "stats", "", false, "print the producer's stats to stderr every 10 s and at the end"},
 }};
 
 inline constexpr std::array<flag_spec, 6> schema_register_flags{{
@@ -238,7 +242,7 @@ inline constexpr std::array<flag_spec, 4> schema_check_flags{{
     {flag::mode, '\0', "mode", "MODE", false, "none, backward, forward or full (default: the subject's mode)"},
 }};
 
-inline constexpr std::array<flag_spec, 8> consume_flags{{
+inline constexpr std::array<flag_spec, 9> consume_flags{{
     {flag::topic, 't', "topic", "TOPIC", false, "topic to consume from (default /default/test_topic)"},
     {flag::consumer_name, 'n', "consumer-name", "NAME", false, "consumer name (default danube-cpp-cli-consumer)"},
     {flag::subscription, 'm', "subscription", "NAME", false, "subscription name (default danube-cpp-cli-subscription)"},
@@ -247,6 +251,7 @@ inline constexpr std::array<flag_spec, 8> consume_flags{{
     {flag::count, 'c', "count", "N", false, "exit 0 after N messages (default: run until interrupted)"},
     {flag::timeout, '\0', "timeout", "SECONDS", false, "give up after SECONDS; exit 1 if --count was not reached"},
     {flag::json, '\0', "json", "", false, "one JSON object per message and line (docs/cli.md)"},
+    {flag::stats, '\0', "stats", "", false, "print the consumer's stats to stderr every 10 s and at the end"},
 }};
 
 namespace detail {
@@ -651,6 +656,7 @@ struct matched_flag {
         break;
       }
       case flag::json: consume.json = true; break;
+      case flag::stats: (which == subcommand::produce ? produce.stats : consume.stats) = true; break;
       case flag::schema_subject:
         if (value.empty()) {
           return bad_value("a non-empty subject");

@@ -24,6 +24,7 @@
 #include <danube/producer_options.hpp>
 #include <danube/schema_registry.hpp>
 #include <danube/schema_types.hpp>
+#include <danube/stats.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -58,6 +59,24 @@ int report(const danube::error& e) {
   return 1;
 }
 
+// --stats: how often the stats are printed while running (and once more at the end).
+constexpr milliseconds stats_interval = std::chrono::seconds(10);
+
+// Stats go to stderr, each line prefixed "stats: ", partitions included.
+template <class Stats>
+void print_stats(const Stats& s) {
+  auto text = fmt::format("{:p}", s);
+  std::string out = "stats: ";
+  for (const char ch : text) {
+    out += ch;
+    if (ch == '\n') {
+      out += "stats: ";
+    }
+  }
+  fmt::print(stderr, "{}\n", out);
+  std::fflush(stderr);
+}
+
 // The library's exponential backoff, except that it never schedules a retry past `deadline`: with
 // --timeout, connecting to an unreachable broker gives up in time.
 struct deadline_retry {
@@ -79,9 +98,12 @@ static_assert(danube::retry_policy<deadline_retry>);
 
 template <class Auth, class Tls, class Body>
 int run_with_client(const danube_cli::connection_args& c, Auth auth, Tls tls, std::optional<milliseconds> limit,
-                    Body& body) {
+                    bool stats, Body& body) {
   auto builder = danube::basic_client<Auth, Tls>::builder();
   builder.service_url(c.service_addr).auth(std::move(auth)).tls(std::move(tls));
+  if (stats) {
+    builder.stats_interval(stats_interval, [](const danube::client_stats& all) { print_stats(all); });
+  }
   if (limit) {
     // Keep single calls within the run's own bound.
     builder.connect_timeout(std::min<milliseconds>(std::chrono::seconds(10), *limit));
@@ -94,17 +116,18 @@ int run_with_client(const danube_cli::connection_args& c, Auth auth, Tls tls, st
   return body(*client);
 }
 
-// Calls body(client) with the client the plan describes; `limit` bounds connect and call timeouts.
+// Calls body(client) with the client the plan describes; `limit` bounds connect and call timeouts;
+// with `stats` the client prints its stats every stats_interval.
 template <class Body>
 int with_client(const danube_cli::connection_args& c, const danube_cli::security_plan& plan,
-                std::optional<milliseconds> limit, Body&& body) {
+                std::optional<milliseconds> limit, bool stats, Body&& body) {
   namespace auth = danube::auth;
   namespace tls = danube::tls;
   const auto with_auth = [&](auto tls_policy) {
     if (plan.token) {
-      return run_with_client(c, auth::static_token(*c.token), std::move(tls_policy), limit, body);
+      return run_with_client(c, auth::static_token(*c.token), std::move(tls_policy), limit, stats, body);
     }
-    return run_with_client(c, auth::none{}, std::move(tls_policy), limit, body);
+    return run_with_client(c, auth::none{}, std::move(tls_policy), limit, stats, body);
   };
   switch (plan.tls) {
     case danube_cli::tls_mode::plaintext:
@@ -113,9 +136,9 @@ int with_client(const danube_cli::connection_args& c, const danube_cli::security
         if (!plan.credentials_in_clear) {
           return report(danube::error(danube::errc::invalid_argument, "refusing to send --token over http://"));
         }
-        return run_with_client(c, auth::static_token(*c.token), tls::plaintext_insecure{}, limit, body);
+        return run_with_client(c, auth::static_token(*c.token), tls::plaintext_insecure{}, limit, stats, body);
       }
-      return run_with_client(c, auth::none{}, tls::plaintext{}, limit, body);
+      return run_with_client(c, auth::none{}, tls::plaintext{}, limit, stats, body);
     case danube_cli::tls_mode::system_roots: return with_auth(tls::system_roots{});
     case danube_cli::tls_mode::ca_file: return with_auth(tls::ca_file(*c.ca_file));
     case danube_cli::tls_mode::mutual: return with_auth(tls::mutual(*c.ca_file, *c.cert, *c.key_file));
@@ -167,7 +190,7 @@ int produce(const danube_cli::produce_args& a, const danube_cli::security_plan& 
     return a.count > 1 ? *a.message + "-" + std::to_string(i) : *a.message;
   };
 
-  return with_client(a.connection, plan, std::nullopt, [&](auto& client) -> int {
+  return with_client(a.connection, plan, std::nullopt, a.stats, [&](auto& client) -> int {
     auto builder = client.new_producer();
     builder.topic(a.topic).name(a.producer_name);
     if (a.partitions) {
@@ -226,6 +249,9 @@ int produce(const danube_cli::produce_args& a, const danube_cli::security_plan& 
     while (!in_flight.empty()) {
       settle_oldest();
     }
+    if (a.stats) {
+      print_stats(producer->stats());
+    }
     if (failure) {
       report(*failure);
       fmt::print(stderr, "{} of {} message{} acknowledged\n", acknowledged, a.count, a.count == 1 ? "" : "s");
@@ -261,7 +287,7 @@ int consume(const danube_cli::consume_args& a, const danube_cli::security_plan& 
     deadline = start + *a.timeout;
   }
 
-  return with_client(a.connection, plan, a.timeout, [&](auto& client) -> int {
+  return with_client(a.connection, plan, a.timeout, a.stats, [&](auto& client) -> int {
     auto builder = client.template new_consumer<danube::basic_consumer<deadline_retry>>();
     builder.topic(a.topic).consumer_name(a.consumer_name).subscription(a.subscription).subscription_type(a.sub_type);
     if (!a.key_filters.empty()) {
@@ -283,6 +309,16 @@ int consume(const danube_cli::consume_args& a, const danube_cli::security_plan& 
     std::fflush(stderr);
 
     std::uint64_t received = 0;
+    // --stats: the final stats however the loop ends (count reached, timeout, an error).
+    struct final_stats {
+      decltype(consumer)& c;
+      bool enabled;
+      ~final_stats() {
+        if (enabled) {
+          print_stats(c->stats());
+        }
+      }
+    } print_at_end{consumer, a.stats};
     while (!a.count || received < *a.count) {
       milliseconds wait = std::chrono::hours(1);
       if (deadline) {
@@ -352,7 +388,7 @@ int schema_register(const danube_cli::schema_register_args& a, const danube_cli:
     }
     definition = std::move(*bytes);
   }
-  return with_client(a.connection, plan, std::nullopt, [&](auto& client) -> int {
+  return with_client(a.connection, plan, std::nullopt, false, [&](auto& client) -> int {
     auto builder = client.schema_registry().register_schema(a.subject);
     builder.type(a.type);
     if (definition) {
@@ -378,7 +414,7 @@ int schema_register(const danube_cli::schema_register_args& a, const danube_cli:
 }
 
 int schema_get(const danube_cli::schema_get_args& a, const danube_cli::security_plan& plan) {
-  return with_client(a.connection, plan, std::nullopt, [&](auto& client) -> int {
+  return with_client(a.connection, plan, std::nullopt, false, [&](auto& client) -> int {
     const auto registry = client.schema_registry();
     auto info = a.id ? registry.get_schema(*a.id, a.version) : registry.latest(*a.subject);
     if (!info) {
@@ -399,7 +435,7 @@ int schema_get(const danube_cli::schema_get_args& a, const danube_cli::security_
 }
 
 int schema_versions(const danube_cli::schema_versions_args& a, const danube_cli::security_plan& plan) {
-  return with_client(a.connection, plan, std::nullopt, [&](auto& client) -> int {
+  return with_client(a.connection, plan, std::nullopt, false, [&](auto& client) -> int {
     auto versions = client.schema_registry().versions(a.subject);
     if (!versions) {
       return report(versions.error());
@@ -423,7 +459,7 @@ int schema_check(const danube_cli::schema_check_args& a, const danube_cli::secur
   if (!definition) {
     return report(definition.error());
   }
-  return with_client(a.connection, plan, std::nullopt, [&](auto& client) -> int {
+  return with_client(a.connection, plan, std::nullopt, false, [&](auto& client) -> int {
     auto checked = client.schema_registry().check_compatibility(a.subject, std::move(*definition), a.type, a.mode);
     if (!checked) {
       return report(checked.error());
