@@ -4,7 +4,7 @@
 //
 //   producer   on_queued + on_done (with its latency) under the partition's mutex, as topic_producer
 //              makes them (the send is stamped with steady_clock when it is accepted)
-//   consumer   on_received + on_ack + on_ack_done, as stream_reader and topic_consumer make them
+//   consumer   on_received + on_ack_done, as stream_reader and topic_consumer make them
 //              (the redelivery record: a hash-table insert and erase under the partition's mutex)
 //   snapshot   producer.stats() / consumer.stats() of one partition (what a poll or a report costs)
 //
@@ -159,8 +159,8 @@ int main(int argc, char** argv) {
     report(o, "producer", baseline, with_stats);
   }
 
-  // Consumer: on_received when the stream delivers, on_ack when the application acknowledges, and
-  // on_ack_done when the broker confirms; the last acknowledgement lags 64 messages behind.
+  // Consumer: on_received when the stream delivers and on_ack_done when the broker confirms an ack;
+  // the last acknowledgement lags 64 messages behind.
   {
     const danube::message m;
     danube::detail::consumer_counters counters;
@@ -171,8 +171,8 @@ int main(int argc, char** argv) {
           const auto id = (std::uint64_t{t} << 48) | (round.load(std::memory_order_relaxed) << 32) | i;
           counters.on_received(m, id);
           if (i >= 64) {
-            counters.on_ack(m.id().producer_id, m.id().offset, id - 64);
-            counters.on_ack_done(true);
+            counters.on_ack_done(true, danube::detail::consumer_counters::ack_key(m.id().producer_id, m.id().offset,
+                                                                                  id - 64));
           }
           if (i + 1 == o.messages / o.threads && t == 0) {
             round.fetch_add(1, std::memory_order_relaxed);

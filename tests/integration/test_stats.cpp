@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -257,6 +258,75 @@ TEST_SUITE("stats") {
     CHECK(s.messages_nacked == 0);
     CHECK(s.messages_redelivered == 0);
     CHECK(broker.calls(testing::rpc::ack) == 2);
+  }
+
+  TEST_CASE("consumer stats: an ack of a span of N counts N acks, its injected failures count as ack failures") {
+    // Three partitions and more messages than ack_batch's window (64): the batch's calls go to
+    // every partition, several rounds of the window. Each message of the span is one Ack call,
+    // counted once on its partition, whichever of them the broker fails.
+    auto broker = danube_test::start_broker();
+    auto client = danube_test::connect(broker);
+    const auto topic = danube_test::unique_topic("stats-batch-ack");
+    auto producer = require_ok(client.new_producer().topic(topic).name("p").partitions(3).build());
+    require_ok(producer.create());
+    auto consumer = require_ok(client.new_consumer()
+                                   .topic(topic)
+                                   .consumer_name("c")
+                                   .subscription("s")
+                                   .subscription_type(danube::subscription_type::exclusive)
+                                   .build());
+    require_ok(consumer.subscribe());
+    REQUIRE(danube_test::wait_until([&] {
+      std::size_t streaming = 0;
+      for (int i = 0; i < 3; ++i) {
+        streaming += broker.streaming_consumers(fmt::format("{}-part-{}", topic, i));
+      }
+      return streaming == 3;
+    }));
+    constexpr std::size_t count = 150;  // 50 per partition (round robin)
+    for (std::size_t i = 0; i < count; ++i) {
+      (void)require_ok(producer.send("ab"));
+    }
+    std::vector<danube::message> received;
+    while (received.size() < count) {
+      auto batch = require_ok(consumer.receive_batch(count, 10s));
+      REQUIRE(!batch.empty());
+      for (auto& m : batch) {
+        received.push_back(std::move(m));
+      }
+    }
+    REQUIRE(received.size() == count);
+
+    const std::span<const danube::message> first_half(received.data(), 100);
+    require_ok(consumer.ack(first_half));
+    auto s = consumer.stats();
+    CHECK(s.messages_received == count);
+    CHECK(s.messages_acked == 100);
+    CHECK(s.ack_failures == 0);
+    CHECK(broker.calls(testing::rpc::ack) == 100);
+
+    broker.fail_next(testing::rpc::ack, 7, grpc::StatusCode::UNAVAILABLE);
+    const std::span<const danube::message> second_half(received.data() + 100, count - 100);
+    const auto failed = consumer.ack(second_half);
+    REQUIRE_FALSE(failed.has_value());
+    CHECK(failed.error().retryable());
+    s = consumer.stats();
+    CHECK(s.messages_acked == count - 7);
+    CHECK(s.ack_failures == 7);
+    CHECK(s.messages_nacked == 0);
+    CHECK(s.messages_redelivered == 0);
+    CHECK(broker.calls(testing::rpc::ack) == count);
+    REQUIRE(s.partitions.size() == 3);
+    std::uint64_t acked = 0;
+    std::uint64_t failures = 0;
+    for (const auto& partition : s.partitions) {
+      CHECK(partition.messages_received == count / 3);
+      CHECK(partition.messages_acked + partition.ack_failures == count / 3);
+      acked += partition.messages_acked;
+      failures += partition.ack_failures;
+    }
+    CHECK(acked == count - 7);
+    CHECK(failures == 7);
   }
 
   TEST_CASE("consumer stats: a broker restart counts a reconnection and a resubscription, and the queue depth") {

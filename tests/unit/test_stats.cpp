@@ -114,7 +114,8 @@ TEST_SUITE("stats") {
             counters.on_done(i % 10 != 0, 3, std::chrono::microseconds(i));
           }
           received.on_received(m, static_cast<std::uint64_t>(t * 10'000 + i));  // its own lock
-          received.on_ack_done(true);                                           // any thread
+          received.on_ack_done(true, danube::detail::consumer_counters::ack_key(  // any thread
+                                         0, 0, static_cast<std::uint64_t>(t * 10'000 + i)));
           counters.on_reconnected();                                            // any thread
         }
       });
@@ -205,6 +206,26 @@ TEST_SUITE("stats") {
     }
   }
 
+  TEST_CASE("consumer counters: a message received again after its ack failed is a redelivery") {
+    // The broker did not take the ack, so it may send the message again: that is a redelivery,
+    // whatever the client had asked.
+    danube::detail::consumer_counters c;
+    danube::message m;
+    c.on_received(m, 7);
+    c.on_ack_done(false, danube::detail::consumer_counters::ack_key(0, 0, 7));
+    c.on_received(m, 7);
+    auto s = c.snapshot();
+    CHECK(s.ack_failures == 1);
+    CHECK(s.messages_acked == 0);
+    CHECK(s.messages_redelivered == 1);
+    c.on_ack_done(true, danube::detail::consumer_counters::ack_key(0, 0, 7));
+    c.on_received(m, 7);  // after an acknowledged ack: not a redelivery the client can tell
+    s = c.snapshot();
+    CHECK(s.messages_acked == 1);
+    CHECK(s.messages_redelivered == 1);
+    CHECK(s.messages_received == 3);
+  }
+
   TEST_CASE("consumer counters: a message received again before its ack is a redelivery, after it is not") {
     danube::detail::consumer_counters c;
     danube::message m;  // producer 0, offset 0: a non-reliable message; the request id tells them apart
@@ -213,11 +234,10 @@ TEST_SUITE("stats") {
     CHECK(c.snapshot().messages_redelivered == 0);
     c.on_received(m, 1);  // the same message again
     CHECK(c.snapshot().messages_redelivered == 1);
-    c.on_ack(0, 0, 1);  // m's producer id and offset, request id 1
-    c.on_ack_done(true);
+    c.on_ack_done(true, danube::detail::consumer_counters::ack_key(0, 0, 1));  // m's ids, request id 1
     c.on_received(m, 1);  // acknowledged before: a new delivery as far as the client can tell
     c.on_nack_done(true);
-    c.on_ack_done(false);
+    c.on_ack_done(false, danube::detail::consumer_counters::ack_key(0, 0, 99));
     c.on_resubscribed();
     c.on_stream_end();
     const auto s = c.snapshot();

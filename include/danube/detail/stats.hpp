@@ -288,7 +288,7 @@ class recent_keys {
   std::size_t ring_size_ = 0;
 };
 
-// One partition of a consumer. Thread-safe: on_received and on_ack take a mutex (for the redelivery
+// One partition of a consumer. Thread-safe: on_received and on_ack_done(true) take a mutex (for the redelivery
 // record; held for a table operation, never across a call out), the other hooks are relaxed atomic
 // increments; snapshot() from any thread at any time.
 class consumer_counters {
@@ -306,14 +306,24 @@ class consumer_counters {
       redelivered_.add_serialized();
     }
   }
-  // The application acknowledged a message (its id's producer id and offset, its request id): the
-  // broker will not send it again.
-  void on_ack(std::uint64_t producer_id, std::uint64_t offset, std::uint64_t request_id) {
-    const auto key = key_(producer_id, offset, request_id);
-    std::lock_guard lock(mu_);
-    recent_.erase(key);
+  // How an ack names the message it acknowledges: its id's producer id and offset, its request id.
+  [[nodiscard]] static std::uint64_t ack_key(std::uint64_t producer_id, std::uint64_t offset,
+                                             std::uint64_t request_id) noexcept {
+    return key_(producer_id, offset, request_id);
   }
-  void on_ack_done(bool ok) noexcept { (ok ? acked_ : ack_failures_).add(); }
+  // The broker answered the ack of the message `key` names. Acknowledged: the broker will not send
+  // it again, so it is forgotten. Failed: the broker may send it again, a redelivery.
+  void on_ack_done(bool ok, std::uint64_t key) {
+    if (!ok) {
+      ack_failures_.add();
+      return;
+    }
+    {
+      std::lock_guard lock(mu_);
+      recent_.erase(key);
+    }
+    acked_.add();
+  }
   void on_nack_done(bool ok) noexcept { (ok ? nacked_ : ack_failures_).add(); }
   void on_resubscribed() noexcept { resubscriptions_.add(); }
   void on_stream_end() noexcept { reconnections_.add(); }

@@ -104,9 +104,10 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
   // the one place acks are counted. After close() it fails with errc::closed without calling the
   // broker (an ack failure).
   void ack(wire::AckRequest request, completion done) {
-    stats_->on_ack(request.msg_id().producer_id(), request.msg_id().topic_offset(), request.request_id());
+    const auto key =
+        consumer_counters::ack_key(request.msg_id().producer_id(), request.msg_id().topic_offset(), request.request_id());
     if (closed()) {
-      stats_->on_ack_done(false);
+      stats_->on_ack_done(false, key);
       done(unexpected_error(errc::closed, "the consumer is closed"));
       return;
     }
@@ -114,8 +115,8 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
         *core_, address_snapshot_(),
         static_cast<async_method<wire::ConsumerService, wire::AckRequest, wire::AckResponse>>(
             &wire::ConsumerService::Stub::async::Ack),
-        std::move(request), [stats = stats_, done = std::move(done)](result<wire::AckResponse> r) {
-          stats->on_ack_done(r.has_value());
+        std::move(request), [stats = stats_, key, done = std::move(done)](result<wire::AckResponse> r) {
+          stats->on_ack_done(r.has_value(), key);
           done(r ? result<void>() : result<void>(std::unexpected(std::move(r).error())));
         });
   }
