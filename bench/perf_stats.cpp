@@ -171,8 +171,8 @@ int main(int argc, char** argv) {
           const auto id = (std::uint64_t{t} << 48) | (round.load(std::memory_order_relaxed) << 32) | i;
           counters.on_received(m, id);
           if (i >= 64) {
-            counters.on_ack_done(true, danube::detail::consumer_counters::ack_key(m.id().producer_id, m.id().offset,
-                                                                                  id - 64));
+            counters.on_ack_done(
+                true, danube::detail::consumer_counters::ack_key(m.id().producer_id, m.id().offset, id - 64));
           }
           if (i + 1 == o.messages / o.threads && t == 0) {
             round.fetch_add(1, std::memory_order_relaxed);

@@ -340,7 +340,7 @@ class producer_core final : public closable, public std::enable_shared_from_this
   const producer_options options_;
   const retry_schedule retry_;
   const std::shared_ptr<pending_limiter> limiter_;  // shared with the partitions, which release it
-  counter refused_;  // sends refused before reaching a partition (refuse_)
+  counter refused_;                                 // sends refused before reaching a partition (refuse_)
   std::mutex mu_;
   std::vector<std::shared_ptr<topic_producer>> partitions_;
   std::vector<std::shared_ptr<topic_producer>> pending_;  // being created right now

@@ -10,9 +10,10 @@
 //                     })
 //                     .build();
 //
-// Counters are kept with relaxed atomics on the send and receive paths and read one by one: a
-// snapshot taken while messages flow may be off by the messages in motion, and is exact once they
-// have settled. docs/producer.md and docs/consumer.md describe each field.
+// Counters are kept with relaxed atomics on the send and receive paths. A producer partition's
+// sent, acked, failed, pending and in-flight figures are read together and add up in every
+// snapshot; the other fields are read one by one and may be off by the messages in motion.
+// docs/producer.md and docs/consumer.md describe each field.
 #pragma once
 
 #include <chrono>

@@ -145,6 +145,53 @@ TEST_SUITE("stats") {
     CHECK(s.send_latency.count == 0);
   }
 
+  TEST_CASE("producer stats: every snapshot taken while sends flow has sent == acked + failed + pending") {
+    // A reader polls while 2 partitions complete sends 64 at a time: each snapshot must add up,
+    // per partition and in total, not only once the sends have settled.
+    auto broker = danube_test::start_broker();
+    auto client = danube_test::connect(broker);
+    auto producer = require_ok(client.new_producer()
+                                   .topic(danube_test::unique_topic("stats-flowing"))
+                                   .name("p")
+                                   .partitions(2)
+                                   .max_in_flight(64)
+                                   .build());
+    require_ok(producer.create());
+    constexpr int sends = 4000;
+    std::atomic<int> completed{0};
+    std::atomic<bool> stop{false};
+    std::atomic<int> snapshots{0};
+    std::atomic<int> wrong{0};
+    std::thread reader([&] {
+      const auto adds_up = [](const danube::producer_stats& s) {
+        return s.messages_sent == s.messages_acked + s.messages_failed + s.pending && s.in_flight <= s.pending;
+      };
+      while (!stop.load()) {
+        const auto s = producer.stats();
+        ++snapshots;
+        bool ok = adds_up(s);
+        for (const auto& partition : s.partitions) {
+          ok = ok && adds_up(partition);
+        }
+        if (!ok) {
+          ++wrong;
+        }
+      }
+    });
+    for (int i = 0; i < sends; ++i) {
+      require_ok(producer.send_async("x", {}, [&](const danube::result<danube::message_id>&) { ++completed; }));
+    }
+    REQUIRE(danube_test::wait_until([&] { return completed.load() == sends; }, 60s));
+    stop = true;
+    reader.join();
+    CHECK(snapshots.load() > 0);
+    CHECK(wrong.load() == 0);
+    const auto s = producer.stats();
+    CHECK(s.messages_sent == sends);
+    CHECK(s.messages_acked == sends);
+    CHECK(s.pending == 0);
+  }
+
   TEST_CASE("producer stats: three partitions, round robin, summed and per partition") {
     auto broker = danube_test::start_broker();
     auto client = danube_test::connect(broker);
@@ -378,6 +425,30 @@ TEST_SUITE("stats") {
     CHECK(c.partitions.size() == 1);
     client.close();
     CHECK(consumer.stats().messages_received == 1);
+  }
+
+  TEST_CASE("stats after a move: the new handle keeps the counts, the moved-from one reports zeros") {
+    auto broker = danube_test::start_broker();
+    auto client = danube_test::connect(broker);
+    const auto topic = danube_test::unique_topic("stats-move");
+    auto producer = require_ok(client.new_producer().topic(topic).name("p").build());
+    require_ok(producer.create());
+    auto consumer = require_ok(client.new_consumer().topic(topic).consumer_name("c").subscription("s").build());
+    require_ok(consumer.subscribe());
+    REQUIRE(danube_test::wait_until([&] { return broker.streaming_consumers(topic) == 1; }));
+    (void)require_ok(producer.send("abc"));
+    require_ok(consumer.ack(require_ok(consumer.receive(10s))));
+
+    auto moved_producer = std::move(producer);
+    auto moved_consumer = std::move(consumer);
+    CHECK(moved_producer.stats().messages_acked == 1);
+    CHECK(moved_consumer.stats().messages_acked == 1);
+    CHECK(producer.stats() == danube::producer_stats{});  // NOLINT(bugprone-use-after-move): what we test
+    CHECK(consumer.stats() == danube::consumer_stats{});  // NOLINT(bugprone-use-after-move)
+    CHECK(fmt::format("{:p}", producer.stats()) ==
+          "producer  on : sent 0 (0 B), acked 0 (0 B), failed 0 (0 B), "
+          "retried 0 (0 B), refused 0, reconnections 0, pending 0, in "
+          "flight 0, latency p50 0 us, p99 0 us, max 0 us (0 acked)");
   }
 
   TEST_CASE("stats_interval: reports every producer and consumer, on one client thread") {

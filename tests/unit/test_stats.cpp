@@ -113,10 +113,10 @@ TEST_SUITE("stats") {
             counters.on_queued(3);
             counters.on_done(i % 10 != 0, 3, std::chrono::microseconds(i));
           }
-          received.on_received(m, static_cast<std::uint64_t>(t * 10'000 + i));  // its own lock
+          received.on_received(m, static_cast<std::uint64_t>(t * 10'000 + i));    // its own lock
           received.on_ack_done(true, danube::detail::consumer_counters::ack_key(  // any thread
                                          0, 0, static_cast<std::uint64_t>(t * 10'000 + i)));
-          counters.on_reconnected();                                            // any thread
+          counters.on_reconnected();  // any thread
         }
       });
     }

@@ -152,7 +152,7 @@ class counter {
 
 // One partition of a producer. on_queued, on_retried and on_done are called with the partition's
 // lock held (one writer at a time: plain increments, no locked instruction); on_reconnected from
-// anywhere; snapshot() and latency() from any thread at any time.
+// anywhere; snapshot(), counts() and latency() from any thread at any time.
 class producer_counters {
  public:
   // A message reached the partition's queue ("sent"): counted once, whatever becomes of it.
@@ -178,8 +178,15 @@ class producer_counters {
   }
   void on_reconnected() noexcept { reconnections_.add(); }
 
-  // The counters; the caller fills in the names and the gauges.
+  // The counters and the latency summary; the caller fills in the names and the gauges.
   [[nodiscard]] producer_stats snapshot() const {
+    auto s = counts();
+    s.send_latency = latency_.counts().summary();
+    return s;
+  }
+  // The counters without the latency (a few loads: cheap enough under the partition's lock, where
+  // they agree with each other: sent == acked + failed + what is still pending).
+  [[nodiscard]] producer_stats counts() const noexcept {
     producer_stats s;
     s.messages_sent = sent_.get();
     s.bytes_sent = sent_bytes_.get();
@@ -190,7 +197,6 @@ class producer_counters {
     s.messages_retried = retried_.get();
     s.bytes_retried = retried_bytes_.get();
     s.reconnections = reconnections_.get();
-    s.send_latency = latency_.counts().summary();
     return s;
   }
   [[nodiscard]] latency_counts latency() const noexcept { return latency_.counts(); }

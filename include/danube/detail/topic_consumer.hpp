@@ -104,8 +104,8 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
   // the one place acks are counted. After close() it fails with errc::closed without calling the
   // broker (an ack failure).
   void ack(wire::AckRequest request, completion done) {
-    const auto key =
-        consumer_counters::ack_key(request.msg_id().producer_id(), request.msg_id().topic_offset(), request.request_id());
+    const auto key = consumer_counters::ack_key(request.msg_id().producer_id(), request.msg_id().topic_offset(),
+                                                request.request_id());
     if (closed()) {
       stats_->on_ack_done(false, key);
       done(unexpected_error(errc::closed, "the consumer is closed"));

@@ -112,7 +112,7 @@ struct send_op {
     deadline = {};
     not_before = {};
     called = {};
-    wire_attempts = 0;
+    on_wire_before = false;
     request.clear_attributes();
     request.clear_routing_key();
     request.clear_schema_id();
@@ -134,7 +134,7 @@ struct send_op {
   std::chrono::steady_clock::time_point deadline;    // the send timeout, from the send() call
   std::chrono::steady_clock::time_point not_before;  // backoff before the next attempt
   std::chrono::steady_clock::time_point called;      // the send() call: its latency counts from here
-  unsigned wire_attempts = 0;                        // times put on the wire (all but the first are retries)
+  bool on_wire_before = false;                       // put on the wire before: a further attempt is a retry
 };
 
 // Completed send_ops kept for reuse by one topic_producer: at most `max_ops`, and of their payload
@@ -221,14 +221,20 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
 
   [[nodiscard]] const std::string& topic() const noexcept { return topic_; }
 
-  // This partition's counters, with its queue (pending) and in-flight window now.
+  // This partition's counters, with its pending and in-flight messages now. The counters are read
+  // under mu_, which their writers hold: they agree with each other (pending is what was sent and
+  // has no outcome yet), even while messages flow.
   [[nodiscard]] producer_stats stats() {
-    auto s = stats_.snapshot();
+    producer_stats s;
+    {
+      std::lock_guard lock(mu_);
+      s = stats_.counts();
+      s.in_flight = in_flight_;
+    }
+    s.pending = s.messages_sent - s.messages_acked - s.messages_failed;
+    s.send_latency = stats_.latency().summary();  // 273 buckets: read outside the lock
     s.name = name_;
     s.topic = topic_;
-    std::lock_guard lock(mu_);
-    s.pending = ops_.size();
-    s.in_flight = in_flight_;
     return s;
   }
   [[nodiscard]] latency_counts latency() const noexcept { return stats_.latency(); }
@@ -665,7 +671,7 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
       op->state = send_op::stage::in_flight;
       op->owner = shared_from_this();
       ++in_flight_;
-      if (op->wire_attempts++ > 0) {
+      if (std::exchange(op->on_wire_before, true)) {
         stats_.on_retried(op->request.payload().size());
       }
       if (i == scan_from_) {
@@ -783,7 +789,8 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
 
   // Every outcome of a queued send comes through here (mu_ held): the one place it is counted.
   void finish_locked_(send_op& op, result<message_id> outcome) {
-    stats_.on_done(outcome.has_value(), op.request.payload().size(), clock::now() - op.called);
+    const auto ok = outcome.has_value();
+    stats_.on_done(ok, op.request.payload().size(), ok ? clock::now() - op.called : clock::duration{});
     op.outcome = std::move(outcome);
     op.state = send_op::stage::done;
   }
