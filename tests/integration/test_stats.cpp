@@ -54,6 +54,25 @@ struct reports {
   }
 };
 
+// A broker, a client, and producer "p" and consumer "c" (subscription "s") of one new topic, the
+// consumer's stream open: where most tests here start.
+struct one_topic {
+  testing::embedded_broker broker = danube_test::start_broker();
+  danube::client client = danube_test::connect(broker);
+  std::string topic;
+  danube::producer producer;
+  danube::consumer consumer;
+
+  explicit one_topic(const std::string& name)
+      : topic(danube_test::unique_topic(name)),
+        producer(require_ok(client.new_producer().topic(topic).name("p").build())),
+        consumer(require_ok(client.new_consumer().topic(topic).consumer_name("c").subscription("s").build())) {
+    require_ok(producer.create());
+    require_ok(consumer.subscribe());
+    REQUIRE(danube_test::wait_until([&] { return broker.streaming_consumers(topic) == 1; }));
+  }
+};
+
 }  // namespace stats_test
 
 TEST_SUITE("stats") {
@@ -280,14 +299,8 @@ TEST_SUITE("stats") {
   }
 
   TEST_CASE("consumer stats: an injected Ack failure counts in ack_failures, the ack tried again in acked") {
-    auto broker = danube_test::start_broker();
-    auto client = danube_test::connect(broker);
-    const auto topic = danube_test::unique_topic("stats-ack-failure");
-    auto producer = require_ok(client.new_producer().topic(topic).name("p").build());
-    require_ok(producer.create());
-    auto consumer = require_ok(client.new_consumer().topic(topic).consumer_name("c").subscription("s").build());
-    require_ok(consumer.subscribe());
-    REQUIRE(danube_test::wait_until([&] { return broker.streaming_consumers(topic) == 1; }));
+    one_topic f("stats-ack-failure");
+    auto& [broker, client, topic, producer, consumer] = f;
     (void)require_ok(producer.send("ab"));
     (void)require_ok(producer.send("cd"));
     const auto first = require_ok(consumer.receive(10s));
@@ -404,14 +417,8 @@ TEST_SUITE("stats") {
   }
 
   TEST_CASE("producer and consumer stats survive close(): what was done stays counted") {
-    auto broker = danube_test::start_broker();
-    auto client = danube_test::connect(broker);
-    const auto topic = danube_test::unique_topic("stats-after-close");
-    auto producer = require_ok(client.new_producer().topic(topic).name("p").build());
-    require_ok(producer.create());
-    auto consumer = require_ok(client.new_consumer().topic(topic).consumer_name("c").subscription("s").build());
-    require_ok(consumer.subscribe());
-    REQUIRE(danube_test::wait_until([&] { return broker.streaming_consumers(topic) == 1; }));
+    one_topic f("stats-after-close");
+    auto& [broker, client, topic, producer, consumer] = f;
     (void)require_ok(producer.send("abc"));
     require_ok(consumer.ack(require_ok(consumer.receive(10s))));
     producer.close();
@@ -428,14 +435,8 @@ TEST_SUITE("stats") {
   }
 
   TEST_CASE("stats after a move: the new handle keeps the counts, the moved-from one reports zeros") {
-    auto broker = danube_test::start_broker();
-    auto client = danube_test::connect(broker);
-    const auto topic = danube_test::unique_topic("stats-move");
-    auto producer = require_ok(client.new_producer().topic(topic).name("p").build());
-    require_ok(producer.create());
-    auto consumer = require_ok(client.new_consumer().topic(topic).consumer_name("c").subscription("s").build());
-    require_ok(consumer.subscribe());
-    REQUIRE(danube_test::wait_until([&] { return broker.streaming_consumers(topic) == 1; }));
+    one_topic f("stats-move");
+    auto& [broker, client, topic, producer, consumer] = f;
     (void)require_ok(producer.send("abc"));
     require_ok(consumer.ack(require_ok(consumer.receive(10s))));
 
