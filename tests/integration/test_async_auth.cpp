@@ -690,3 +690,153 @@ TEST_SUITE("api key exchange") {
     core->close();
   }
 }
+
+// Hostile review of the asynchronous exchange (issue 13): close() ends every wait, a hanging
+// exchange ends by its own deadline, a rejected token is exchanged again, and a lookup's own token
+// timeout is no reason to register elsewhere.
+TEST_SUITE("api key exchange") {
+  using namespace async_auth_test;
+
+  // client.close() stops the scheduler, and with it the deadline of every token wait: calls
+  // waiting through async_unary (lookups, create, subscribe) or prepare() (a blocking lookup) had
+  // no one left to end them.
+  TEST_CASE("client.close() ends every token wait: create, subscribe, send and lookup return closed") {
+    auto broker = danube_test::start_broker();
+    const gated_policy policy;
+    auto client = require_ok(
+        gated_client::builder().service_url(broker.url()).call_timeout(std::chrono::hours(1)).auth(policy).build());
+    const auto topic = danube_test::unique_topic("close-ends-token-waits");
+    auto producer =
+        require_ok(client.new_producer().topic(topic).name("p").send_timeout(std::chrono::hours(1)).build());
+    require_ok(producer.create());
+    auto late_producer = require_ok(client.new_producer().topic(topic).name("late").build());
+    auto consumer = require_ok(client.new_consumer().topic(topic).consumer_name("c").subscription("s").build());
+    policy.close_gate();  // from now on the policy never answers
+    auto created = std::async(std::launch::async, [&] { return late_producer.create(); });
+    auto subscribed = std::async(std::launch::async, [&] { return consumer.subscribe(); });
+    auto looked_up = std::async(std::launch::async, [&] { return client.lookup_topic(topic); });
+    auto sent = producer.send_async("waits for its token");
+    REQUIRE(danube_test::wait_until([&] { return policy.held() >= 4; }, 5s));
+    auto closing = std::async(std::launch::async, [&] { client.close(); });
+    const auto ready = [](auto& f) { return f.wait_for(10s) == std::future_status::ready; };
+    const bool closed_in_time = ready(closing);
+    CHECK(closed_in_time);
+    const bool all_returned = ready(created) && ready(subscribed) && ready(looked_up) && ready(sent);
+    CHECK(all_returned);
+    if (!closed_in_time || !all_returned) {
+      policy.open_and_answer();  // so that a failing run ends (the late answers find the client closed)
+    }
+    const auto c = created.get();
+    REQUIRE_FALSE(c);
+    CHECK(c.error() == danube::errc::closed);
+    const auto s = subscribed.get();
+    REQUIRE_FALSE(s);
+    CHECK(s.error() == danube::errc::closed);
+    const auto l = looked_up.get();
+    REQUIRE_FALSE(l);
+    CHECK(l.error() == danube::errc::closed);
+    const auto m = sent.get();
+    REQUIRE_FALSE(m);
+    CHECK(m.error() == danube::errc::closed);
+    closing.get();
+  }
+
+  // With call_timeout(max) the exchange had no deadline: a broker that never answered it kept every
+  // call waiting for its token for ever (and every client sharing the policy).
+  TEST_CASE("an exchange that never ends fails the calls waiting for it with timeout, even with call_timeout max") {
+    auto broker = danube_test::start_broker(exchanging_broker());
+    broker.never_answer(testing::rpc::authenticate);
+    auto client = require_ok(exchange_client::builder()
+                                 .service_url(broker.url())
+                                 .call_timeout(std::chrono::milliseconds::max())
+                                 .auth(danube::auth::api_key_exchange("key-1"))
+                                 .build());
+    const auto topic = danube_test::unique_topic("endless-exchange");
+    auto looked_up = std::async(std::launch::async, [&] { return client.lookup_topic(topic); });
+    // The exchange's own deadline is exchange_options::timeout, 10 s by default.
+    const bool ended = looked_up.wait_for(30s) == std::future_status::ready;
+    CHECK(ended);
+    if (!ended) {
+      client.close();  // cancels the exchange, so that a failing run ends
+    }
+    const auto r = looked_up.get();
+    REQUIRE_FALSE(r);
+    CHECK_MESSAGE(r.error() == danube::errc::timeout, r.error().message());
+    CHECK(r.error().retryable());
+    CHECK(broker.authenticate_calls() == 1);
+    client.close();
+  }
+
+  TEST_CASE("a token the broker rejects (UNAUTHENTICATED) is dropped: the next call exchanges again, once") {
+    auto broker = danube_test::start_broker(exchanging_broker());
+    auto client = require_ok(
+        exchange_client::builder().service_url(broker.url()).auth(danube::auth::api_key_exchange("key-1")).build());
+    auto producer =
+        require_ok(client.new_producer().topic(danube_test::unique_topic("rejected-token")).name("p").build());
+    require_ok(producer.create());
+    REQUIRE(broker.authenticate_calls() == 1);
+    std::this_thread::sleep_for(1100ms);  // a token younger than a second is kept (rate limit)
+    broker.fail_next(testing::rpc::send_message, 1, grpc::StatusCode::UNAUTHENTICATED, "token rejected");
+    const auto rejected = producer.send("rejected");
+    REQUIRE_FALSE(rejected);
+    CHECK(rejected.error() == danube::errc::unauthenticated);
+    require_ok(producer.send("with a fresh token"));
+    CHECK(broker.authenticate_calls() == 2);
+    require_ok(producer.send("the fresh token, cached"));
+    CHECK(broker.authenticate_calls() == 2);
+  }
+
+  TEST_CASE("a token already expired on arrival: the calls go out with it, one exchange a second, not one per call") {
+    scripted_auth service;
+    service.token = danube_test::jwt_with_payload(R"({"sub":"svc","exp":1000000000})");  // 2001
+    int port = 0;
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(static_cast<danube::AuthService::CallbackService*>(&service));
+    builder.RegisterService(static_cast<danube::Discovery::CallbackService*>(&service));
+    auto server = builder.BuildAndStart();
+    REQUIRE(server != nullptr);
+    {
+      auto client = require_ok(exchange_client::builder()
+                                   .service_url(fmt::format("http://127.0.0.1:{}", port))
+                                   .auth(danube::auth::api_key_exchange("k"))
+                                   .build());
+      const auto start = std::chrono::steady_clock::now();
+      constexpr int calls = 20;
+      for (int i = 0; i < calls; ++i) {
+        CHECK(client.lookup_topic("/default/t").error() == danube::errc::not_found);  // the call went out
+      }
+      const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(danube_test::elapsed_since(start)).count();
+      MESSAGE(calls, " lookups in ", seconds, " s took ", service.authenticate_calls.load(), " exchanges");
+      CHECK(service.authenticate_calls <= 1 + seconds + 1);
+    }
+    {
+      std::lock_guard lock(service.mu);
+      CHECK(service.lookup_headers == std::vector<std::string>(20, "Bearer " + service.token));
+    }
+    server->Shutdown(std::chrono::system_clock::now() + 1s);
+  }
+
+  // The fallback to the last known broker is for a lookup the broker answering lookups failed; a
+  // lookup that never went out because its own token did not come in time says nothing about it.
+  TEST_CASE("a lookup whose wait for a token timed out does not fall back to the last known broker") {
+    auto broker = danube_test::start_broker();
+    const gated_policy policy;
+    auto [lines, sink] = danube_test::log_lines::make();
+    auto client = require_ok(
+        gated_client::builder().service_url(broker.url()).call_timeout(300ms).logger(sink).auth(policy).build());
+    auto producer = require_ok(client.new_producer()
+                                   .topic(danube_test::unique_topic("token-timeout-no-fallback"))
+                                   .name("p")
+                                   .retry_policy(danube::retry::exponential_backoff{.max_retries = 0})
+                                   .build());
+    policy.close_gate();
+    const auto created = producer.create();
+    REQUIRE_FALSE(created);
+    CHECK_MESSAGE(created.error() == danube::errc::timeout, created.error().message());
+    CHECK_FALSE(lines->contains(danube::log_level::info, "trying the last known broker"));
+    CHECK(broker.calls(testing::rpc::topic_lookup) == 0);
+    policy.open_and_answer();
+    client.close();
+  }
+}

@@ -380,3 +380,48 @@ TEST_SUITE("auth") {
     CHECK(exchange.started() == 1);
   }
 }
+
+// Hostile review of the asynchronous exchange (issue 13): a useless token must not cost one
+// exchange per call, and a hanging exchange must not gather callers without bound.
+TEST_SUITE("auth") {
+  using namespace auth_test;
+
+  TEST_CASE("api_key_exchange: a token already expired on arrival is used, not exchanged again on every call") {
+    manual_exchange exchange;
+    const danube::auth::api_key_exchange policy("k");
+    const auto expired = token_expiring_in(std::chrono::seconds(-10));  // a clock skew, or a broker's bug
+    outcome_slot first;
+    policy.authorization_async(exchange.context(), first.sink());
+    exchange.complete(expired);
+    CHECK(**first.get() == "Bearer " + expired);  // the callers waiting for it get it
+    for (int i = 0; i < 20; ++i) {
+      outcome_slot call;
+      policy.authorization_async(exchange.context(), call.sink());
+      REQUIRE(call.ready());  // at once: no exchange per call
+      CHECK(**call.get() == "Bearer " + expired);
+    }
+    CHECK(exchange.started() == 1);
+  }
+
+  TEST_CASE("api_key_exchange: the default bound on waiting calls holds 65,536") {
+    manual_exchange exchange;
+    const danube::auth::api_key_exchange policy("k");
+    std::atomic<int> answered{0};
+    std::optional<danube::error> last;
+    std::mutex mu;
+    for (std::size_t i = 0; i < 65'536 + 2; ++i) {
+      policy.authorization_async(exchange.context(), [&](danube::result<std::optional<std::string>> r) {
+        ++answered;
+        if (!r) {
+          std::lock_guard lock(mu);
+          last = r.error();
+        }
+      });
+    }
+    CHECK(answered == 1);  // the starter and 65,536 wait; the last one is refused
+    REQUIRE(last.has_value());
+    CHECK(last->code() == danube::errc::unavailable);
+    exchange.complete(danube::unexpected_error(danube::errc::unavailable, "gone"));
+    CHECK(answered == 65'536 + 2);
+  }
+}
