@@ -46,6 +46,13 @@ namespace danube::detail {
   return out;
 }
 
+// Whether a failed lookup sends the partition to its last known broker: a retryable failure of
+// the lookup call itself (it carries a gRPC status). The call's own wait for a token timing out
+// says nothing about the broker answering lookups.
+[[nodiscard]] inline bool falls_back(const error& lookup_failure) noexcept {
+  return lookup_failure.retryable() && lookup_failure.grpc_status().has_value();
+}
+
 // Where to create a producer or subscribe, given a lookup's outcome: its answer (Connect and
 // Redirect alike); `via` itself when the topic does not exist yet (NOT_FOUND), since the broker
 // creates topics on CreateProducer at the address asked; and `last_known` -- the partition's
@@ -59,7 +66,7 @@ namespace danube::detail {
     if (found.error() == errc::not_found) {
       return via;
     }
-    if (found.error().retryable()) {
+    if (falls_back(found.error())) {
       return last_known;
     }
     return std::unexpected(std::move(found).error());

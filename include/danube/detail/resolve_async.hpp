@@ -33,7 +33,7 @@ void resolve_topic_async(client_core& core, std::string topic, broker_address la
         auto found =
             answer ? from_wire(*answer, topic) : result<topic_lookup>(std::unexpected(std::move(answer).error()));
         const auto& fallback = last_known.connect_url.empty() ? via : last_known;
-        if (const auto self = weak.lock(); self && !found && found.error().retryable()) {
+        if (const auto self = weak.lock(); self && !found && falls_back(found.error())) {
           self->log(log_level::info, "lookup of " + topic + " failed (" + found.error().message() +
                                          "), trying the last known broker " + fallback.connect_url);
         }
