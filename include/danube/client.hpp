@@ -284,6 +284,18 @@ class basic_client_builder {
           return auth.authorization(context);
         };
       }
+      // Optional members of a policy that caches tokens (auth::api_key_exchange).
+      if constexpr (requires(Auth & a) { a.token_rejected(); }) {
+        settings.token_rejected = [auth = *auth_]() mutable {
+          const detail::callback_scope scope(detail::callback_kind::completion);
+          auth.token_rejected();
+        };
+      }
+      if constexpr (requires(const Auth& a) {
+                      { a.exchange_timeout() } -> std::convertible_to<std::chrono::milliseconds>;
+                    }) {
+        settings.exchange_timeout = auth_->exchange_timeout();
+      }
     }
     return basic_client<Auth, Tls>(std::make_shared<detail::client_core>(std::move(settings)));
   }

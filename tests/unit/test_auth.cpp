@@ -403,6 +403,57 @@ TEST_SUITE("auth") {
     CHECK(exchange.started() == 1);
   }
 
+  TEST_CASE("api_key_exchange: a rejected token is dropped unless it is brand new, then one call exchanges again") {
+    manual_exchange exchange;
+    const danube::auth::api_key_exchange policy("k");
+    const auto token = token_expiring_in(std::chrono::hours(1));
+    outcome_slot first;
+    policy.authorization_async(exchange.context(), first.sink());
+    exchange.complete(token);
+    REQUIRE(first.get().has_value());
+    policy.token_rejected();  // within a second of its exchange: kept (a second exchange would not help)
+    outcome_slot kept;
+    policy.authorization_async(exchange.context(), kept.sink());
+    CHECK(**kept.get() == "Bearer " + token);
+    CHECK(exchange.started() == 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    policy.token_rejected();
+    outcome_slot again;
+    policy.authorization_async(exchange.context(), again.sink());
+    outcome_slot joined;
+    policy.authorization_async(exchange.context(), joined.sink());
+    CHECK(exchange.started() == 2);  // one exchange for both calls
+    CHECK_FALSE(again.ready());
+    const auto fresh = token_expiring_in(std::chrono::hours(1));
+    exchange.complete(fresh);
+    CHECK(**again.get() == "Bearer " + fresh);
+    CHECK(**joined.get() == "Bearer " + fresh);
+  }
+
+  TEST_CASE("api_key_exchange: at most max_waiting calls wait for the exchange, one more fails at once (retryable)") {
+    manual_exchange exchange;
+    const danube::auth::api_key_exchange policy("k", {.max_waiting = 3});
+    std::vector<std::unique_ptr<outcome_slot>> calls;
+    for (int i = 0; i < 5; ++i) {  // the exchange's starter, 3 waiting, and one too many
+      calls.push_back(std::make_unique<outcome_slot>());
+      policy.authorization_async(exchange.context(), calls.back()->sink());
+    }
+    CHECK(exchange.started() == 1);
+    for (int i = 0; i < 4; ++i) {
+      CHECK_FALSE(calls[static_cast<std::size_t>(i)]->ready());
+    }
+    REQUIRE(calls[4]->ready());
+    const auto refused = calls[4]->get();
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error() == danube::errc::unavailable);
+    CHECK(refused.error().retryable());
+    const auto token = token_expiring_in(std::chrono::hours(1));
+    exchange.complete(token);
+    for (int i = 0; i < 4; ++i) {
+      CHECK(**calls[static_cast<std::size_t>(i)]->get() == "Bearer " + token);
+    }
+  }
+
   TEST_CASE("api_key_exchange: the default bound on waiting calls holds 65,536") {
     manual_exchange exchange;
     const danube::auth::api_key_exchange policy("k");

@@ -40,23 +40,27 @@ void async_unary(client_core& core, const broker_address& address, async_method<
   c->request = std::move(request);
   c->stub = Service::NewStub(*ch);
   auto* raw = c.get();
-  core.prepare_async(raw->context, address, core.settings().call_timeout,
-                     [c, method, done = std::move(done)](result<void> prepared) mutable {
-                       if (!prepared) {
-                         done(result<Response>(std::unexpected(std::move(prepared).error())));
-                         return;
-                       }
-                       auto* started = c.get();
-                       ((*started->stub->async()).*method)(
-                           &started->context, &started->request, &started->response,
-                           [c = std::move(c), done = std::move(done)](const grpc::Status& status) mutable {
-                             if (status.ok()) {
-                               done(result<Response>(std::move(c->response)));
-                             } else {
-                               done(result<Response>(std::unexpected(error_from_uncancelled_call(status))));
-                             }
-                           });
-                     });
+  core.prepare_async(
+      raw->context, address, core.settings().call_timeout,
+      [c, method, done = std::move(done), weak_core = core.weak_from_this()](result<void> prepared) mutable {
+        if (!prepared) {
+          done(result<Response>(std::unexpected(std::move(prepared).error())));
+          return;
+        }
+        auto* started = c.get();
+        ((*started->stub->async()).*method)(
+            &started->context, &started->request, &started->response,
+            [c = std::move(c), done = std::move(done), weak = weak_core](const grpc::Status& status) mutable {
+              if (const auto alive = weak.lock()) {
+                alive->on_call_status(status);
+              }
+              if (status.ok()) {
+                done(result<Response>(std::move(c->response)));
+              } else {
+                done(result<Response>(std::unexpected(error_from_uncancelled_call(status))));
+              }
+            });
+      });
 }
 
 }  // namespace danube::detail

@@ -32,6 +32,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -64,6 +65,11 @@ struct client_settings {
   // Every stats_interval, on_stats gets every producer's and consumer's stats (unset: never).
   std::chrono::milliseconds stats_interval{0};
   std::function<void(const client_stats&)> on_stats;
+  // The policy's: the broker answered UNAUTHENTICATED to a call (a cached token is dropped).
+  std::function<void()> token_rejected;
+  // How long one api-key exchange may take (the call timeout bounds it too): a broker that never
+  // answers it must not keep the calls waiting for its token for ever.
+  std::chrono::milliseconds exchange_timeout{10'000};
 };
 
 // Something a client closes when it is closed itself (producers, consumers).
@@ -247,19 +253,34 @@ class client_core : public std::enable_shared_from_this<client_core> {
       return nullptr;
     }
     // Whoever ends the wait first runs `then`: the policy's answer, the timer at the deadline, or
-    // abandon().
+    // abandon() (its owner closing, or this client: close() ends every wait).
     struct waiting final : pending_prepare {
       std::mutex mu;
       std::optional<Then> then;
       std::weak_ptr<client_core> core;
       scheduler::task_id timer = 0;
+      std::uint64_t id = 0;  // in the client's token_waits_
 
       // The one that gets `then` ends the wait; the others find it over (the call may be gone,
       // its context with it).
       [[nodiscard]] std::optional<Then> take(scheduler::task_id& pending_timer) {
-        std::lock_guard lock(mu);
-        pending_timer = timer;
-        return std::exchange(then, std::nullopt);
+        std::optional<Then> taken;
+        std::uint64_t registered = 0;
+        {
+          std::lock_guard lock(mu);
+          pending_timer = timer;
+          registered = id;
+          if (then) {  // (a lambda is not assignable: moved into place)
+            taken.emplace(std::move(*then));
+            then.reset();
+          }
+        }
+        if (taken && registered != 0) {
+          if (const auto self = core.lock()) {
+            self->forget_token_wait_(registered);
+          }
+        }
+        return taken;
       }
       void cancel_timer(scheduler::task_id pending_timer) const {
         if (const auto self = core.lock(); self && pending_timer != 0) {
@@ -285,18 +306,32 @@ class client_core : public std::enable_shared_from_this<client_core> {
         (*taken)(std::move(ready));
       }
     });
-    std::lock_guard lock(w->mu);
-    if (!w->then) {
-      return nullptr;  // answered at once
+    std::optional<Then> refused;
+    std::optional<error> why;
+    {
+      std::lock_guard lock(w->mu);
+      if (!w->then) {
+        return nullptr;  // answered at once
+      }
+      // Registered only now, so that a token at hand costs nothing here. close() ends every
+      // registered wait; a closed client (or one with too many waiting) refuses it instead.
+      if (auto registered = register_token_wait_(w, w->id); !registered) {
+        refused.emplace(std::move(*w->then));
+        w->then.reset();
+        why = std::move(registered).error();
+      } else if (timeout) {
+        w->timer = timers_.schedule(*timeout, [w] {
+          scheduler::task_id unused = 0;
+          if (auto taken = w->take(unused)) {
+            (*taken)(result<void>(unexpected_error(
+                errc::timeout, "no token within the call's deadline: the api key exchange is still running")));
+          }
+        });
+      }
     }
-    if (timeout) {
-      w->timer = timers_.schedule(*timeout, [w] {
-        scheduler::task_id unused = 0;
-        if (auto taken = w->take(unused)) {
-          (*taken)(result<void>(unexpected_error(
-              errc::timeout, "no token within the call's deadline: the api key exchange is still running")));
-        }
-      });
+    if (refused) {
+      (*refused)(result<void>(std::unexpected(std::move(*why))));
+      return nullptr;
     }
     return w;
   }
@@ -309,6 +344,14 @@ class client_core : public std::enable_shared_from_this<client_core> {
     prepare_async(context, address, settings_.call_timeout,
                   [prepared](result<void> ok) { prepared->set_value(std::move(ok)); });
     return outcome.get();
+  }
+
+  // What every call that carried the auth policy's header reports when it ended: UNAUTHENTICATED
+  // tells the policy its token was rejected (a cached one is then dropped).
+  void on_call_status(const grpc::Status& status) const {
+    if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED && settings_.token_rejected) {
+      settings_.token_rejected();
+    }
   }
 
   [[nodiscard]] std::uint64_t next_request_id() noexcept {
@@ -409,6 +452,9 @@ class client_core : public std::enable_shared_from_this<client_core> {
         resource->close();
       }
     }
+    // The scheduler stops below, and with it every wait's deadline: end the waits left (calls
+    // through async_unary or prepare() have no other owner that would).
+    abandon_token_waits_();
     timers_.stop();
     listeners_.stop();
     retire_channels_();
@@ -471,6 +517,49 @@ class client_core : public std::enable_shared_from_this<client_core> {
     report_queued_ = false;  // from here on a tick may queue the next report (it runs after this one)
     const callback_scope scope(callback_kind::listener);
     settings_.on_stats(all);
+  }
+
+  // At most this many calls of one client wait for a token at once; one more fails at once with
+  // errc::unavailable (retryable): memory stays bounded while an exchange hangs.
+  static constexpr std::size_t max_token_waits = 65'536;
+
+  // Registers a call waiting for its token (refused once the client is closed, or when too many
+  // wait); `id` is what forget_token_wait_ takes.
+  [[nodiscard]] result<void> register_token_wait_(const std::shared_ptr<pending_prepare>& wait, std::uint64_t& id) {
+    std::lock_guard lock(waits_mu_);
+    if (waits_closed_) {
+      return unexpected_error(errc::closed, "the client is closed");
+    }
+    if (token_waits_.size() >= max_token_waits) {
+      return unexpected_error(errc::unavailable, "too many calls (" + std::to_string(max_token_waits) +
+                                                     ") of this client are waiting for a token");
+    }
+    id = ++last_token_wait_;
+    token_waits_.emplace(id, wait);
+    return {};
+  }
+  void forget_token_wait_(std::uint64_t id) {
+    std::lock_guard lock(waits_mu_);
+    token_waits_.erase(id);
+  }
+  // Ends every token wait with errc::closed (their continuations run here); later waits are
+  // refused at once.
+  void abandon_token_waits_() {
+    std::vector<std::weak_ptr<pending_prepare>> waits;
+    {
+      std::lock_guard lock(waits_mu_);
+      waits_closed_ = true;
+      waits.reserve(token_waits_.size());
+      for (auto& [id, wait] : token_waits_) {
+        waits.push_back(std::move(wait));
+      }
+      token_waits_.clear();
+    }
+    for (const auto& weak : waits) {
+      if (const auto wait = weak.lock()) {
+        wait->abandon(error(errc::closed, "the client was closed while the call waited for its token"));
+      }
+    }
   }
 
   // Channels are never destroyed here: this may run on a gRPC callback thread (see
@@ -543,7 +632,7 @@ class client_core : public std::enable_shared_from_this<client_core> {
     }
     auto c = std::make_shared<call>();
     c->stub = wire::AuthService::NewStub(*ch);
-    c->context->set_deadline(call_deadline(settings_.call_timeout));
+    c->context->set_deadline(call_deadline(std::min(settings_.call_timeout, settings_.exchange_timeout)));
     c->request.set_api_key(std::string(api_key));
     {
       std::unique_lock lock(mu_);
@@ -630,7 +719,11 @@ class client_core : public std::enable_shared_from_this<client_core> {
   bool close_done_ = false;
   std::map<std::string, std::vector<std::shared_ptr<grpc::Channel>>, std::less<>> channels_;  // by connect URL
   std::vector<std::weak_ptr<closable>> tracked_;
-  std::vector<std::shared_ptr<grpc::ClientContext>> exchanges_;  // api-key exchanges in progress
+  std::vector<std::shared_ptr<grpc::ClientContext>> exchanges_;                    // api-key exchanges in progress
+  std::mutex waits_mu_;                                                            // a leaf: guards the three below
+  std::unordered_map<std::uint64_t, std::weak_ptr<pending_prepare>> token_waits_;  // calls waiting for a token
+  std::uint64_t last_token_wait_ = 0;
+  bool waits_closed_ = false;
   std::atomic<std::uint64_t> request_ids_{1};
   std::atomic<std::size_t> lanes_{0};
   bool reporting_ = false;                  // the stats report is scheduled (under mu_)

@@ -423,6 +423,7 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
   // Subscribe again (the same names give back the same consumer) and reopen; streams that keep
   // ending at once back off per the retry policy.
   void on_stream_end_(std::uint64_t generation, const grpc::Status& status) {
+    core_->on_call_status(status);
     bool quick = false;
     {
       std::lock_guard lock(mu_);

@@ -609,6 +609,7 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
           // allocating. After on_sent_ the op may already be reused.
           stub->async()->SendMessage(&*op->context, &op->request, &op->response, [op](const grpc::Status& status) {
             const auto self = std::move(op->owner);
+            self->core_->on_call_status(status);
             self->on_sent_(*op, status.ok() ? std::nullopt : std::optional<error>(error_from_grpc(status)));
           });
         });
@@ -622,7 +623,11 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
       std::lock_guard lock(mu_);
       closed = closed_;
       if (!closed) {
-        std::erase_if(waiting_for_token_, [](const auto& w) { return w.expired(); });
+        // Ended waits are dropped once the list has doubled since the last sweep: O(1) per push.
+        if (waiting_for_token_.size() >= sweep_waiting_at_) {
+          std::erase_if(waiting_for_token_, [](const auto& w) { return w.expired(); });
+          sweep_waiting_at_ = std::max<std::size_t>(16, 2 * waiting_for_token_.size());
+        }
         waiting_for_token_.push_back(waiting);
       }
     }
@@ -886,6 +891,7 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
   send_op_pool pool_{std::min<std::size_t>(options_.max_pending_messages, 64)};
   // Sends whose call waits for a token: close() abandons the wait.
   std::vector<std::weak_ptr<pending_prepare>> waiting_for_token_;
+  std::size_t sweep_waiting_at_ = 16;  // its size at which ended waits are dropped next
 };
 
 }  // namespace danube::detail

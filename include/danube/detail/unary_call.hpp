@@ -27,6 +27,7 @@ template <class Service, class Request, class Response>
   }
   Response response;
   if (const auto status = ((*stub).*method)(&context, request, &response); !status.ok()) {
+    core.on_call_status(status);
     return std::unexpected(error_from_uncancelled_call(status));
   }
   return response;

@@ -121,6 +121,12 @@ struct exchange_options {
   // How long a token whose JWT has no `exp` claim is used. std::nullopt (the default): such a
   // token is refused (errc::unauthenticated), since the client could never know when to refresh.
   std::optional<std::chrono::seconds> default_lifetime = std::nullopt;
+  // How long one exchange may take (the client's call_timeout bounds it too): the calls waiting
+  // for it fail with errc::timeout (retryable) when a broker never answers.
+  std::chrono::milliseconds timeout{10'000};
+  // How many calls may wait for the exchange in progress, over every client sharing the policy;
+  // one more fails at once with errc::unavailable (retryable).
+  std::size_t max_waiting = 65'536;
 };
 
 // For brokers that still serve `/danube.AuthService/Authenticate`: exchanges the key for a JWT and
@@ -132,6 +138,10 @@ struct exchange_options {
 // failure (a broker restarting: unavailable, timeout) keeps its code, so the call is retried.
 // Copies share the token and the flight, also across clients: when the client that started an
 // exchange is closed, the callers waiting for it through other clients start their own.
+// Exchanges are rate-limited to one a second when they do not help: a token that is already
+// expired when it arrives (a clock skew) is used for a second, not cached as valid, and a token
+// the broker rejects (UNAUTHENTICATED) is dropped, so the next call exchanges again, unless it
+// arrived less than a second ago.
 // (A v0.15 broker no longer has this RPC: the exchange then fails with the broker's UNIMPLEMENTED.)
 class api_key_exchange {
  public:
@@ -146,6 +156,18 @@ class api_key_exchange {
     run_(shared_, {waiter{context, std::move(done)}});
   }
 
+  // How long the client lets one exchange take (at most its call_timeout).
+  [[nodiscard]] std::chrono::milliseconds exchange_timeout() const noexcept { return shared_->timeout; }
+
+  // The broker answered UNAUTHENTICATED to a call: the token (if it is not brand new) is dropped,
+  // and the next call exchanges again (the client calls this).
+  void token_rejected() const {
+    std::lock_guard lock(shared_->mu);
+    if (!shared_->header.empty() && std::chrono::steady_clock::now() >= shared_->obtained + rate_limit) {
+      shared_->header.clear();
+    }
+  }
+
   // How many exchanges have completed (for tests and metrics).
   [[nodiscard]] std::uint64_t exchanges() const {
     std::lock_guard lock(shared_->mu);
@@ -154,6 +176,8 @@ class api_key_exchange {
 
  private:
   using clock = std::chrono::system_clock;
+  // The least time between two exchanges that a useless token (already expired, rejected) causes.
+  static constexpr std::chrono::seconds rate_limit{1};
 
   struct waiter {
     auth_context context;
@@ -171,13 +195,18 @@ class api_key_exchange {
     shared_state(std::string key, exchange_options o)
         : api_key(std::move(key)),
           margin(bounded_(o.margin)),
-          default_lifetime(o.default_lifetime ? std::optional(bounded_(*o.default_lifetime)) : std::nullopt) {}
+          default_lifetime(o.default_lifetime ? std::optional(bounded_(*o.default_lifetime)) : std::nullopt),
+          timeout(std::max(o.timeout, std::chrono::milliseconds(1))),
+          max_waiting(o.max_waiting) {}
     const std::string api_key;
     const std::chrono::seconds margin;
     const std::optional<std::chrono::seconds> default_lifetime;
+    const std::chrono::milliseconds timeout;
+    const std::size_t max_waiting;
     std::mutex mu;
-    std::string header;  // "Bearer <token>", empty before the first exchange
+    std::string header;  // "Bearer <token>", empty before the first exchange (or once dropped)
     clock::time_point expires{};
+    std::chrono::steady_clock::time_point obtained{};  // when `header` arrived (steady: a rate limit)
     bool refreshing = false;
     clock::time_point no_background_refresh_before{};  // after any exchange
     std::uint64_t exchanges = 0;
@@ -200,19 +229,30 @@ class api_key_exchange {
       auto w = std::move(todo[next]);
       std::optional<std::string> ready;
       bool start = false;
+      bool full = false;
       {
         std::lock_guard lock(s->mu);
         const auto now = clock::now();
         if (!s->header.empty() && now < s->expires) {
           ready = s->header;
           start = s->expires - now <= s->margin && !s->refreshing && now >= s->no_background_refresh_before;
+        } else if (!s->header.empty() && std::chrono::steady_clock::now() < s->obtained + rate_limit) {
+          ready = s->header;  // expired on arrival: used, but exchanged again at most once a second
         } else if (s->refreshing) {
-          s->waiters.push_back(std::move(w));
-          continue;
+          full = s->waiters.size() >= s->max_waiting;
+          if (!full) {
+            s->waiters.push_back(std::move(w));
+            continue;
+          }
         } else {
           start = true;
         }
         s->refreshing = s->refreshing || start;
+      }
+      if (full) {
+        w.done(unexpected_error(errc::unavailable, "too many calls (" + std::to_string(s->max_waiting) +
+                                                       ") are waiting for the api key exchange"));
+        continue;
       }
       if (ready) {
         if (start) {
@@ -273,6 +313,7 @@ class api_key_exchange {
       if (header) {
         s->header = header->first;
         s->expires = header->second;
+        s->obtained = std::chrono::steady_clock::now();
       }
       // After a background refresh (no starter), failed or not, or any failed exchange: the next
       // refresh ahead not within a second. A token that lives shorter than the margin would

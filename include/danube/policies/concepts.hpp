@@ -72,6 +72,13 @@ concept message_router = std::copy_constructible<R> &&
 //
 // Called once per RPC, possibly from several threads at once. The header may only hold bytes
 // 0x20-0x7E (gRPC's rule); the client refuses anything else with errc::unauthenticated.
+//
+// Optional, for a policy that caches tokens (auth::api_key_exchange):
+//   a.token_rejected()                  -> void: the broker answered UNAUTHENTICATED to a call
+//                                          (drop a cached token). Must not block.
+//   a.exchange_timeout()                -> std::chrono::milliseconds: how long the client lets
+//                                          one context.exchange_api_key take (at most its
+//                                          call_timeout; 10 s when absent).
 
 // What authorization_async hands its header (or error) to.
 using auth_completion = std::function<void(result<std::optional<std::string>>)>;
