@@ -703,12 +703,18 @@ TEST_SUITE("api key exchange") {
   TEST_CASE("client.close() ends every token wait: create, subscribe, send and lookup return closed") {
     auto broker = danube_test::start_broker();
     const gated_policy policy;
-    auto client = require_ok(
-        gated_client::builder().service_url(broker.url()).call_timeout(std::chrono::hours(1)).auth(policy).build());
+    auto client = require_ok(gated_client::builder()
+                                 .service_url(broker.url())
+                                 .call_timeout(std::chrono::hours(1))
+                                 .health_check_interval(std::chrono::hours(1))
+                                 .auth(policy)
+                                 .build());
     const auto topic = danube_test::unique_topic("close-ends-token-waits");
     auto producer =
         require_ok(client.new_producer().topic(topic).name("p").send_timeout(std::chrono::hours(1)).build());
     require_ok(producer.create());
+    // The producer's first health check (at once) had its token: the waits counted below are the calls'.
+    REQUIRE(danube_test::wait_until([&] { return broker.calls(testing::rpc::health_check) >= 1; }, 5s));
     auto late_producer = require_ok(client.new_producer().topic(topic).name("late").build());
     auto consumer = require_ok(client.new_consumer().topic(topic).consumer_name("c").subscription("s").build());
     policy.close_gate();  // from now on the policy never answers
@@ -749,12 +755,12 @@ TEST_SUITE("api key exchange") {
     auto client = require_ok(exchange_client::builder()
                                  .service_url(broker.url())
                                  .call_timeout(std::chrono::milliseconds::max())
-                                 .auth(danube::auth::api_key_exchange("key-1"))
+                                 .auth(danube::auth::api_key_exchange("key-1", {.timeout = 300ms}))
                                  .build());
     const auto topic = danube_test::unique_topic("endless-exchange");
     auto looked_up = std::async(std::launch::async, [&] { return client.lookup_topic(topic); });
-    // The exchange's own deadline is exchange_options::timeout, 10 s by default.
-    const bool ended = looked_up.wait_for(30s) == std::future_status::ready;
+    // The exchange's own deadline: exchange_options::timeout (10 s by default; a unit test checks it).
+    const bool ended = looked_up.wait_for(10s) == std::future_status::ready;
     CHECK(ended);
     if (!ended) {
       client.close();  // cancels the exchange, so that a failing run ends
@@ -818,7 +824,33 @@ TEST_SUITE("api key exchange") {
   }
 
   // The fallback to the last known broker is for a lookup the broker answering lookups failed; a
-  // lookup that never went out because its own token did not come in time says nothing about it.
+  // lookup that never went out because its own token did not come in time says nothing about it,
+  // also when the token's exchange failed with a gRPC status of its own (DEADLINE_EXCEEDED).
+  TEST_CASE("a lookup whose token exchange timed out does not fall back to the last known broker") {
+    auto broker = danube_test::start_broker(exchanging_broker());
+    broker.never_answer(testing::rpc::authenticate);
+    auto [lines, sink] = danube_test::log_lines::make();
+    auto client = require_ok(exchange_client::builder()
+                                 .service_url(broker.url())
+                                 .call_timeout(5s)
+                                 .logger(sink)
+                                 .auth(danube::auth::api_key_exchange("key-1", {.timeout = 300ms}))
+                                 .build());
+    auto producer = require_ok(client.new_producer()
+                                   .topic(danube_test::unique_topic("exchange-timeout-no-fallback"))
+                                   .name("p")
+                                   .retry_policy(danube::retry::exponential_backoff{.max_retries = 0})
+                                   .build());
+    const auto created = producer.create();
+    REQUIRE_FALSE(created);
+    CHECK_MESSAGE(created.error() == danube::errc::timeout, created.error().message());
+    CHECK_FALSE(lines->contains(danube::log_level::info, "trying the last known broker"));
+    CHECK(broker.calls(testing::rpc::topic_lookup) == 0);
+    CHECK(broker.calls(testing::rpc::create_producer) == 0);
+    client.close();
+  }
+
+  // The same with a token wait that reaches its own deadline (a policy that never answers).
   TEST_CASE("a lookup whose wait for a token timed out does not fall back to the last known broker") {
     auto broker = danube_test::start_broker();
     const gated_policy policy;
