@@ -285,10 +285,10 @@ class basic_client_builder {
         };
       }
       // Optional members of a policy that caches tokens (auth::api_key_exchange).
-      if constexpr (requires(Auth & a) { a.token_rejected(); }) {
-        settings.token_rejected = [auth = *auth_]() mutable {
+      if constexpr (requires(Auth & a, std::chrono::steady_clock::time_point t) { a.token_rejected(t); }) {
+        settings.token_rejected = [auth = *auth_](std::chrono::steady_clock::time_point prepared) mutable {
           const detail::callback_scope scope(detail::callback_kind::completion);
-          auth.token_rejected();
+          auth.token_rejected(prepared);
         };
       }
       if constexpr (requires(const Auth& a) {

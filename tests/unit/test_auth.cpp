@@ -425,6 +425,36 @@ TEST_SUITE("auth") {
     CHECK(**after.get() == "Bearer " + fresh);
   }
 
+  TEST_CASE("api_key_exchange: a rejected token is dropped only when the rejected call carried it") {
+    manual_exchange exchange;
+    const danube::auth::api_key_exchange policy("k");
+    const auto token = token_expiring_in(std::chrono::hours(1));
+    outcome_slot first;
+    const auto asked_before_it_arrived = std::chrono::steady_clock::now();
+    policy.authorization_async(exchange.context(), first.sink());
+    exchange.complete(token);
+    REQUIRE(first.get().has_value());
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // past the once-a-second limit
+    // A late answer to a call that asked before this token arrived (it carried an older one).
+    policy.token_rejected(asked_before_it_arrived);
+    outcome_slot kept;
+    policy.authorization_async(exchange.context(), kept.sink());
+    CHECK(**kept.get() == "Bearer " + token);
+    CHECK(exchange.started() == 1);
+    // A call that carried it.
+    policy.token_rejected(std::chrono::steady_clock::now());
+    outcome_slot again;
+    policy.authorization_async(exchange.context(), again.sink());
+    outcome_slot joined;
+    policy.authorization_async(exchange.context(), joined.sink());
+    CHECK(exchange.started() == 2);  // one exchange for both calls
+    CHECK_FALSE(again.ready());
+    const auto fresh = token_expiring_in(std::chrono::hours(1));
+    exchange.complete(fresh);
+    CHECK(**again.get() == "Bearer " + fresh);
+    CHECK(**joined.get() == "Bearer " + fresh);
+  }
+
   TEST_CASE("api_key_exchange: at most max_waiting calls wait, one more makes the oldest waiting fail (retryable)") {
     manual_exchange exchange;
     const danube::auth::api_key_exchange policy("k", {.max_waiting = 3});

@@ -42,17 +42,21 @@ void async_unary(client_core& core, const broker_address& address, async_method<
   auto* raw = c.get();
   core.prepare_async(
       raw->context, address, core.settings().call_timeout,
-      [c, method, done = std::move(done), weak_core = core.weak_from_this()](result<void> prepared) mutable {
+      [c, method, done = std::move(done), weak_core = core.weak_from_this(),
+       asked = std::chrono::steady_clock::now()](result<void> prepared) mutable {
         if (!prepared) {
-          done(result<Response>(std::unexpected(std::move(prepared).error())));
+          // The call never went out (no token in time, the client closed): its error says nothing
+          // about the broker it was for, so it carries no gRPC status (detail::falls_back), even
+          // when the token exchange failed with one.
+          done(result<Response>(unexpected_error(prepared.error().code(), prepared.error().message())));
           return;
         }
         auto* started = c.get();
         ((*started->stub->async()).*method)(
             &started->context, &started->request, &started->response,
-            [c = std::move(c), done = std::move(done), weak = weak_core](const grpc::Status& status) mutable {
+            [c = std::move(c), done = std::move(done), weak = weak_core, asked](const grpc::Status& status) mutable {
               if (const auto alive = weak.lock()) {
-                alive->on_call_status(status);
+                alive->on_call_status(status, asked);
               }
               if (status.ok()) {
                 done(result<Response>(std::move(c->response)));

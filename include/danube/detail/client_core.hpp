@@ -65,8 +65,9 @@ struct client_settings {
   // Every stats_interval, on_stats gets every producer's and consumer's stats (unset: never).
   std::chrono::milliseconds stats_interval{0};
   std::function<void(const client_stats&)> on_stats;
-  // The policy's: the broker answered UNAUTHENTICATED to a call (a cached token is dropped).
-  std::function<void()> token_rejected;
+  // The policy's: the broker answered UNAUTHENTICATED to a call whose header was asked for at that
+  // time (a cached token it carried is dropped).
+  std::function<void(std::chrono::steady_clock::time_point)> token_rejected;
   // How long one api-key exchange may take (the call timeout bounds it too): a broker that never
   // answers it must not keep the calls waiting for its token for ever.
   std::chrono::milliseconds exchange_timeout{10'000};
@@ -346,11 +347,12 @@ class client_core : public std::enable_shared_from_this<client_core> {
     return outcome.get();
   }
 
-  // What every call that carried the auth policy's header reports when it ended: UNAUTHENTICATED
-  // tells the policy its token was rejected (a cached one is then dropped).
-  void on_call_status(const grpc::Status& status) const {
+  // What every call that carried the auth policy's header reports when it ended, with when it
+  // asked for that header (before prepare_async): UNAUTHENTICATED tells the policy its token was
+  // rejected (a cached one is then dropped).
+  void on_call_status(const grpc::Status& status, std::chrono::steady_clock::time_point prepared) const {
     if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED && settings_.token_rejected) {
-      settings_.token_rejected();
+      settings_.token_rejected(prepared);
     }
   }
 
@@ -684,7 +686,8 @@ class client_core : public std::enable_shared_from_this<client_core> {
     c->request.set_id(id);
     auto* raw = c.get();
     prepare_async(raw->context, address, std::min(settings_.health_check_interval, settings_.call_timeout),
-                  [weak = weak_from_this(), c, done = std::move(done)](result<void> prepared) mutable {
+                  [weak = weak_from_this(), c, done = std::move(done),
+                   asked = std::chrono::steady_clock::now()](result<void> prepared) mutable {
                     if (!prepared) {
                       if (const auto self = weak.lock()) {
                         self->log(log_level::debug, "health check not sent: " + prepared.error().message());
@@ -695,9 +698,10 @@ class client_core : public std::enable_shared_from_this<client_core> {
                     auto* started = c.get();
                     started->stub->async()->HealthCheck(
                         &started->context, &started->request, &started->response,
-                        [weak, c = std::move(c), done = std::move(done)](const grpc::Status& status) {
+                        [weak, c = std::move(c), done = std::move(done), asked](const grpc::Status& status) {
                           if (!status.ok()) {
                             if (const auto self = weak.lock()) {
+                              self->on_call_status(status, asked);
                               self->log(log_level::debug, "health check failed: " + status.error_message());
                             }
                             done(false);

@@ -423,13 +423,14 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
   // Subscribe again (the same names give back the same consumer) and reopen; streams that keep
   // ending at once back off per the retry policy.
   void on_stream_end_(std::uint64_t generation, const grpc::Status& status) {
-    core_->on_call_status(status);
     bool quick = false;
+    clock::time_point opened_at;
     {
       std::lock_guard lock(mu_);
       if (closed_ || generation != generation_) {
         return;
       }
+      opened_at = opened_at_;
       opening_ = false;
       resubscribe_wanted_ = false;  // subscribing again is what follows here
       quick = clock::now() - opened_at_ < std::chrono::seconds(1);
@@ -438,6 +439,7 @@ class topic_consumer : public std::enable_shared_from_this<topic_consumer> {
       }
     }
     stats_->on_stream_end();
+    core_->on_call_status(status, opened_at);  // (the policy's code: outside mu_)
     core_->log(log_level::info, "consumer " + options_.consumer_name + " on " + topic_ + ": stream ended (" +
                                     status.error_message() + "), subscribing again");
     if (quick) {

@@ -113,6 +113,7 @@ struct send_op {
     not_before = {};
     called = {};
     on_wire_before = false;
+    prepared_at = {};
     request.clear_attributes();
     request.clear_routing_key();
     request.clear_schema_id();
@@ -131,10 +132,11 @@ struct send_op {
   bool holds_slot = true;      // false for a refusal (topic_producer::refuse): it took no pending slot
   unsigned attempts = 0;       // retries of retryable failures since the last recovery
   std::uint64_t sequence = 0;  // its place in this partition's queue, from 1
-  std::chrono::steady_clock::time_point deadline;    // the send timeout, from the send() call
-  std::chrono::steady_clock::time_point not_before;  // backoff before the next attempt
-  std::chrono::steady_clock::time_point called;      // the send() call: its latency counts from here
-  bool on_wire_before = false;                       // put on the wire before: a further attempt is a retry
+  std::chrono::steady_clock::time_point deadline;     // the send timeout, from the send() call
+  std::chrono::steady_clock::time_point not_before;   // backoff before the next attempt
+  std::chrono::steady_clock::time_point called;       // the send() call: its latency counts from here
+  bool on_wire_before = false;                        // put on the wire before: a further attempt is a retry
+  std::chrono::steady_clock::time_point prepared_at;  // when this attempt asked for its header
 };
 
 // Completed send_ops kept for reuse by one topic_producer: at most `max_ops`, and of their payload
@@ -598,6 +600,7 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
   // thread that ended the wait.
   void start_send_(send_op& op, const std::shared_ptr<wire::ProducerService::Stub>& stub,
                    const broker_address& address) {
+    op.prepared_at = clock::now();
     auto waiting = core_->prepare_async(
         *op.context, address, attempt_timeout(op.deadline, clock::now()), [op = &op, stub](result<void> prepared) {
           if (!prepared) {
@@ -609,7 +612,7 @@ class topic_producer : public std::enable_shared_from_this<topic_producer> {
           // allocating. After on_sent_ the op may already be reused.
           stub->async()->SendMessage(&*op->context, &op->request, &op->response, [op](const grpc::Status& status) {
             const auto self = std::move(op->owner);
-            self->core_->on_call_status(status);
+            self->core_->on_call_status(status, op->prepared_at);
             self->on_sent_(*op, status.ok() ? std::nullopt : std::optional<error>(error_from_grpc(status)));
           });
         });

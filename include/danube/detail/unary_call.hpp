@@ -6,6 +6,7 @@
 #include <danube/detail/grpc_status.hpp>
 #include <danube/error.hpp>
 
+#include <chrono>
 #include <utility>
 
 namespace danube::detail {
@@ -22,12 +23,14 @@ template <class Service, class Request, class Response>
   }
   const auto stub = Service::NewStub(*ch);
   grpc::ClientContext context;
+  const auto asked = std::chrono::steady_clock::now();
   if (auto ok = core.prepare(context, address); !ok) {
-    return std::unexpected(std::move(ok).error());
+    // The call never went out: its error carries no gRPC status (detail::falls_back).
+    return unexpected_error(ok.error().code(), ok.error().message());
   }
   Response response;
   if (const auto status = ((*stub).*method)(&context, request, &response); !status.ok()) {
-    core.on_call_status(status);
+    core.on_call_status(status, asked);
     return std::unexpected(error_from_uncancelled_call(status));
   }
   return response;

@@ -12,6 +12,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <iterator>
 #include <memory>
@@ -159,11 +160,14 @@ class api_key_exchange {
   // How long the client lets one exchange take (at most its call_timeout).
   [[nodiscard]] std::chrono::milliseconds exchange_timeout() const noexcept { return shared_->timeout; }
 
-  // The broker answered UNAUTHENTICATED to a call: the token (if it is not brand new) is dropped,
-  // and the next call exchanges again (the client calls this).
-  void token_rejected() const {
+  // The broker answered UNAUTHENTICATED to a call whose header the client asked for at `prepared`
+  // (the client calls this). The current token is dropped, so the next call exchanges again, if
+  // that call carried it (asked for after it arrived: a late answer to a call with an older token
+  // says nothing about it) and it is not brand new (at most one such exchange a second).
+  void token_rejected(std::chrono::steady_clock::time_point prepared) const {
     std::lock_guard lock(shared_->mu);
-    if (!shared_->header.empty() && std::chrono::steady_clock::now() >= shared_->obtained + rate_limit) {
+    if (!shared_->header.empty() && prepared >= shared_->obtained &&
+        std::chrono::steady_clock::now() >= shared_->obtained + rate_limit) {
       shared_->header.clear();
     }
   }
@@ -207,10 +211,11 @@ class api_key_exchange {
     std::string header;  // "Bearer <token>", empty before the first exchange (or once dropped)
     clock::time_point expires{};
     std::chrono::steady_clock::time_point obtained{};  // when `header` arrived (steady: a rate limit)
+    bool stale_on_arrival = false;                     // `header` was already expired when it arrived
     bool refreshing = false;
-    clock::time_point no_background_refresh_before{};  // after any exchange
+    std::chrono::steady_clock::time_point no_background_refresh_before{};  // after any exchange
     std::uint64_t exchanges = 0;
-    std::vector<waiter> waiters;  // callers without a usable token, waiting for the flight
+    std::deque<waiter> waiters;  // callers without a usable token, waiting for the flight
   };
 
   // One exchange in progress: whether its starter returned yet, and the outcome when the exchange
@@ -229,29 +234,42 @@ class api_key_exchange {
       auto w = std::move(todo[next]);
       std::optional<std::string> ready;
       bool start = false;
-      bool full = false;
+      std::optional<waiter> evicted;
       {
         std::lock_guard lock(s->mu);
         const auto now = clock::now();
+        const auto steady_now = std::chrono::steady_clock::now();
+        const bool may_refresh_ahead = !s->refreshing && steady_now >= s->no_background_refresh_before;
         if (!s->header.empty() && now < s->expires) {
           ready = s->header;
-          start = s->expires - now <= s->margin && !s->refreshing && now >= s->no_background_refresh_before;
-        } else if (!s->header.empty() && std::chrono::steady_clock::now() < s->obtained + rate_limit) {
-          ready = s->header;  // expired on arrival: used, but exchanged again at most once a second
+          start = s->expires - now <= s->margin && may_refresh_ahead;
+        } else if (!s->header.empty() && s->stale_on_arrival) {
+          // Expired when it arrived (a clock skew: the broker may well accept it): used, and
+          // exchanged again in the background, at most once a second.
+          ready = s->header;
+          start = may_refresh_ahead && steady_now >= s->obtained + rate_limit;
         } else if (s->refreshing) {
-          full = s->waiters.size() >= s->max_waiting;
-          if (!full) {
+          // Bounded: the oldest waiter makes room (it is the likeliest to have given up already:
+          // its call's deadline or close() ended its wait).
+          if (s->waiters.size() >= s->max_waiting && !s->waiters.empty()) {
+            evicted.emplace(std::move(s->waiters.front()));
+            s->waiters.pop_front();
+          }
+          if (s->max_waiting > 0) {
             s->waiters.push_back(std::move(w));
-            continue;
+          } else {
+            evicted.emplace(std::move(w));
           }
         } else {
           start = true;
         }
         s->refreshing = s->refreshing || start;
       }
-      if (full) {
-        w.done(unexpected_error(errc::unavailable, "too many calls (" + std::to_string(s->max_waiting) +
-                                                       ") are waiting for the api key exchange"));
+      if (evicted) {
+        evicted->done(unexpected_error(errc::unavailable, "too many calls (" + std::to_string(s->max_waiting) +
+                                                              ") were waiting for the api key exchange"));
+      }
+      if (evicted || (!ready && !start)) {
         continue;
       }
       if (ready) {
@@ -309,17 +327,19 @@ class api_key_exchange {
       std::lock_guard lock(s->mu);
       s->refreshing = false;
       ++s->exchanges;
-      waiters.swap(s->waiters);
+      waiters.assign(std::make_move_iterator(s->waiters.begin()), std::make_move_iterator(s->waiters.end()));
+      s->waiters.clear();
       if (header) {
         s->header = header->first;
         s->expires = header->second;
         s->obtained = std::chrono::steady_clock::now();
+        s->stale_on_arrival = header->second <= clock::now();
       }
       // After a background refresh (no starter), failed or not, or any failed exchange: the next
       // refresh ahead not within a second. A token that lives shorter than the margin would
       // otherwise cost an exchange per call.
       if (!starter || !header) {
-        s->no_background_refresh_before = clock::now() + std::chrono::seconds(1);
+        s->no_background_refresh_before = std::chrono::steady_clock::now() + std::chrono::seconds(1);
       }
     }
     if (!header && header.error() == errc::closed) {

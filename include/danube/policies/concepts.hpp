@@ -74,8 +74,10 @@ concept message_router = std::copy_constructible<R> &&
 // 0x20-0x7E (gRPC's rule); the client refuses anything else with errc::unauthenticated.
 //
 // Optional, for a policy that caches tokens (auth::api_key_exchange):
-//   a.token_rejected()                  -> void: the broker answered UNAUTHENTICATED to a call
-//                                          (drop a cached token). Must not block.
+//   a.token_rejected(prepared)          -> void: the broker answered UNAUTHENTICATED to a call
+//                                          that asked for its header at `prepared`
+//                                          (std::chrono::steady_clock::time_point): drop a cached
+//                                          token that call carried. Must not block.
 //   a.exchange_timeout()                -> std::chrono::milliseconds: how long the client lets
 //                                          one context.exchange_api_key take (at most its
 //                                          call_timeout; 10 s when absent).
