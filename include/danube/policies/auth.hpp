@@ -126,7 +126,8 @@ struct exchange_options {
   // for it fail with errc::timeout (retryable) when a broker never answers.
   std::chrono::milliseconds timeout{10'000};
   // How many calls may wait for the exchange in progress, over every client sharing the policy;
-  // one more fails at once with errc::unavailable (retryable).
+  // one more makes the oldest waiting call fail with errc::unavailable (retryable): it is the
+  // likeliest to have given up already.
   std::size_t max_waiting = 65'536;
 };
 
@@ -140,9 +141,9 @@ struct exchange_options {
 // Copies share the token and the flight, also across clients: when the client that started an
 // exchange is closed, the callers waiting for it through other clients start their own.
 // Exchanges are rate-limited to one a second when they do not help: a token that is already
-// expired when it arrives (a clock skew) is used for a second, not cached as valid, and a token
-// the broker rejects (UNAUTHENTICATED) is dropped, so the next call exchanges again, unless it
-// arrived less than a second ago.
+// expired when it arrives (a clock skew) keeps being used while it is refreshed in the background
+// at most once a second, and a token the broker rejects (UNAUTHENTICATED) is dropped, so the next
+// call exchanges again, if the rejected call carried it and it arrived at least a second ago.
 // (A v0.15 broker no longer has this RPC: the exchange then fails with the broker's UNIMPLEMENTED.)
 class api_key_exchange {
  public:
