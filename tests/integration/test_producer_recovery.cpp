@@ -113,7 +113,10 @@ TEST_SUITE("producer_recovery") {
     require_ok(producer.create());
     REQUIRE(cluster.owner(topic) == std::optional<std::size_t>(0));
 
-    // 200 sends queued at once; the topic moves while they are going out.
+    // 200 sends queued at once; the topic moves while they are going out. Broker 0 answers each
+    // send 5 ms late (one in flight: about 2 s for all), so the move comes while many are still
+    // queued: on a loaded machine all of them were acknowledged before the move now and then.
+    cluster.broker(0).delay(rpc::send_message, 5ms);
     std::atomic<int> acknowledged{0};
     std::vector<std::future<danube::result<danube::message_id>>> sends;
     for (int i = 0; i < 200; ++i) {
