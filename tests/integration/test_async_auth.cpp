@@ -872,3 +872,56 @@ TEST_SUITE("api key exchange") {
     client.close();
   }
 }
+
+// Coverage asked for by the review (M4): the client-level bound on token waits, and a rejection
+// reported by the control-call paths (unary_call for a lookup, async_unary for a subscribe).
+TEST_SUITE("api key exchange") {
+  using namespace async_auth_test;
+
+  TEST_CASE("at most 65,536 calls of one client wait for a token: one more fails at once, close() ends the rest") {
+    held_policy policy;
+    const auto core = std::make_shared<danube::detail::client_core>(held_settings(policy));
+    const danube::detail::broker_address address{.broker_url = "http://127.0.0.1:1",
+                                                 .connect_url = "http://127.0.0.1:1"};
+    constexpr std::size_t bound = 65'536;
+    std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+    std::size_t closed = 0;
+    std::size_t unavailable = 0;
+    for (std::size_t i = 0; i < bound + 1; ++i) {
+      contexts.push_back(std::make_unique<grpc::ClientContext>());
+      (void)core->prepare_async(*contexts.back(), address, std::nullopt, [&](danube::result<void> prepared) {
+        if (!prepared && prepared.error() == danube::errc::closed) {
+          ++closed;
+        } else if (!prepared && prepared.error() == danube::errc::unavailable) {
+          ++unavailable;
+        }
+      });
+    }
+    CHECK(unavailable == 1);  // the one past the bound, at once
+    CHECK(closed == 0);
+    core->close();
+    CHECK(closed == bound);  // every wait ended by close()
+    policy.held.clear();     // the policy's answers are never given
+  }
+
+  TEST_CASE("a lookup or a subscribe answered UNAUTHENTICATED drops the token too: the next call exchanges again") {
+    auto broker = danube_test::start_broker(exchanging_broker());
+    auto client = require_ok(
+        exchange_client::builder().service_url(broker.url()).auth(danube::auth::api_key_exchange("key-1")).build());
+    const auto topic = danube_test::unique_topic("rejected-control-calls");
+    require_ok(broker.create_topic(topic));
+    require_ok(client.lookup_topic(topic));
+    REQUIRE(broker.authenticate_calls() == 1);
+    std::this_thread::sleep_for(1100ms);  // a token younger than a second is kept (rate limit)
+    broker.fail_next(testing::rpc::topic_lookup, 1, grpc::StatusCode::UNAUTHENTICATED, "token rejected");
+    CHECK(client.lookup_topic(topic).error() == danube::errc::unauthenticated);  // unary_call
+    require_ok(client.lookup_topic(topic));
+    CHECK(broker.authenticate_calls() == 2);
+    std::this_thread::sleep_for(1100ms);
+    broker.fail_next(testing::rpc::subscribe, 1, grpc::StatusCode::UNAUTHENTICATED, "token rejected");
+    auto consumer = require_ok(client.new_consumer().topic(topic).consumer_name("c").subscription("s").build());
+    CHECK(consumer.subscribe().error() == danube::errc::unauthenticated);  // async_unary
+    require_ok(consumer.subscribe());
+    CHECK(broker.authenticate_calls() == 3);
+  }
+}
