@@ -40,8 +40,8 @@ class broker_server {
   // them. Only a stream stuck in a write to a client that stopped reading ever needs it.
   static constexpr std::chrono::milliseconds shutdown_grace{500};
 
-  // A topic a restarted broker serves again (name, dispatch strategy).
-  using adopted_topic = std::pair<std::string, dispatch_strategy>;
+  // A topic a restarted broker serves again: its name, and its strategy and next offset.
+  using adopted_topic = std::pair<std::string, broker_state::unloaded_topic>;
 
   broker_server(const broker_options& options, topic_ownership ownership, private_tag /*unused*/)
       : options_(options),
@@ -84,8 +84,8 @@ class broker_server {
     if (registry) {
       server->state_.use_schema_registry(std::move(registry));  // shared: a cluster, or a restart
     }
-    for (const auto& [name, strategy] : adopted) {
-      server->state_.adopt_topic(name, strategy);
+    for (const auto& [name, unloaded] : adopted) {
+      server->state_.adopt_topic(name, unloaded.strategy, unloaded.next_offset);
     }
     // With a fixed port the URL is known before the first call can arrive; with port 0 no client
     // can know the port before start() returns it.

@@ -530,19 +530,29 @@ class broker_state {
   // ---------------------------------------------------------------------------------------------
   // Cluster moves and restarts (embedded_cluster.hpp, embedded_broker::restart)
 
+  // What a topic's next owner (a move, a restart) takes over from its previous one.
+  struct unloaded_topic {
+    dispatch_strategy strategy = dispatch_strategy::non_reliable;
+    // Where its offsets go on: the real broker's offsets come from the topic's WAL, which a move or
+    // a restart keeps, so they only grow. Numbering from 0 again would let an ack of a message from
+    // before (routed by offset alone, as upstream) acknowledge a newer message that the consumer
+    // has not seen (docs/embedded-broker.md).
+    std::uint64_t next_offset = 0;
+  };
+
   // Unloads a topic: its producers and consumers are forgotten (SendMessage then answers NOT_FOUND
-  // for their ids, HealthCheck CLOSE) and its streams end normally. Returns the topic's dispatch
-  // strategy, or std::nullopt when this broker does not serve it.
-  std::optional<dispatch_strategy> remove_topic(std::string_view topic_name) {
+  // for their ids, HealthCheck CLOSE) and its streams end normally. Returns what its next owner
+  // takes over, or std::nullopt when this broker does not serve it.
+  std::optional<unloaded_topic> remove_topic(std::string_view topic_name) {
     stream_effects effects;
-    std::optional<dispatch_strategy> strategy;
+    std::optional<unloaded_topic> strategy;
     {
       const std::lock_guard lock(mutex_);
       const auto found = topics_.find(topic_name);
       if (found == topics_.end()) {
         return std::nullopt;
       }
-      strategy = found->second.strategy;
+      strategy = unloaded_topic{.strategy = found->second.strategy, .next_offset = found->second.next_offset};
       for (const auto& [name, id] : found->second.producers) {
         producers_.erase(id);
       }
@@ -555,9 +565,9 @@ class broker_state {
     return strategy;
   }
 
-  // Loads a topic this broker now owns, with no producers or subscriptions yet. No-op when it is
-  // already served here.
-  void adopt_topic(std::string_view topic_name, dispatch_strategy strategy) {
+  // Loads a topic this broker now owns, with no producers, subscriptions or stored messages yet;
+  // its offsets go on from `next_offset` (unloaded_topic). No-op when it is already served here.
+  void adopt_topic(std::string_view topic_name, dispatch_strategy strategy, std::uint64_t next_offset = 0) {
     const std::lock_guard lock(mutex_);
     if (topics_.contains(topic_name)) {
       return;
@@ -565,6 +575,7 @@ class broker_state {
     topic adopted;
     adopted.name = std::string(topic_name);
     adopted.strategy = strategy;
+    adopted.next_offset = next_offset;
     topics_.emplace(std::string(topic_name), std::move(adopted));
   }
 

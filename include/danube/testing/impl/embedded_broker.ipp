@@ -79,8 +79,8 @@ DANUBE_DECL result<void> embedded_broker::restart() {
   options.listen_address = address->host + ":" + std::to_string(impl_->port());
   std::vector<detail::broker_server::adopted_topic> adopted;
   for (auto& name : impl_->state().topic_names()) {
-    if (const auto strategy = impl_->state().remove_topic(name)) {
-      adopted.emplace_back(std::move(name), *strategy);
+    if (const auto unloaded = impl_->state().remove_topic(name)) {
+      adopted.emplace_back(std::move(name), *unloaded);
     }
   }
   // The registry lives on, as the real one does in the cluster's metadata.

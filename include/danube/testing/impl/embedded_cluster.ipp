@@ -47,9 +47,10 @@ DANUBE_DECL result<void> embedded_cluster::move_topic(std::string_view topic, st
   const bool moved = metadata_->move(topic, to, [&](std::size_t from) {
     detail::broker_server* old_owner = brokers_[from].server();
     detail::broker_server* new_owner = brokers_[to].server();
-    const auto strategy = old_owner != nullptr ? old_owner->state().remove_topic(topic) : std::nullopt;
+    const auto unloaded = old_owner != nullptr ? old_owner->state().remove_topic(topic) : std::nullopt;
     if (new_owner != nullptr) {
-      new_owner->state().adopt_topic(topic, strategy.value_or(detail::dispatch_strategy::non_reliable));
+      const auto taken_over = unloaded.value_or(detail::broker_state::unloaded_topic{});
+      new_owner->state().adopt_topic(topic, taken_over.strategy, taken_over.next_offset);
     }
   });
   if (!moved) {
