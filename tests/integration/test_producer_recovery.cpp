@@ -113,21 +113,31 @@ TEST_SUITE("producer_recovery") {
     require_ok(producer.create());
     REQUIRE(cluster.owner(topic) == std::optional<std::size_t>(0));
 
-    // 200 sends queued at once; the topic moves while they are going out. Broker 0 answers each
-    // send 5 ms late (one in flight: about 2 s for all), so the move comes while many are still
-    // queued: on a loaded machine all of them were acknowledged before the move now and then.
-    cluster.broker(0).delay(rpc::send_message, 5ms);
+    // 200 sends; the topic moves while they are going out. Provably mid-stream (no timing): the
+    // first 50 pairs are acknowledged by broker 0; then broker 0 holds its answers back (it stores
+    // at once) and the rest are queued; once a send is held there, the topic moves, so that send
+    // completes with broker 0's id and the ones queued behind it go to broker 1. (Before, the move
+    // came after 50 acknowledgements while the rest flowed freely: on a loaded machine all 400
+    // were acknowledged before the move now and then, and only broker 0 was seen.)
     std::atomic<int> acknowledged{0};
     std::vector<std::future<danube::result<danube::message_id>>> sends;
-    for (int i = 0; i < 200; ++i) {
+    const auto send_pair = [&](int i) {
       sends.push_back(producer.send_async(fmt::format("{}", i)));
       require_ok(producer.send_async("tick", {}, [&](const danube::result<danube::message_id>& r) {
         if (r) {
           ++acknowledged;
         }
       }));
+    };
+    for (int i = 0; i < 50; ++i) {
+      send_pair(i);
     }
-    REQUIRE(danube_test::wait_until([&] { return acknowledged >= 50; }));
+    REQUIRE(danube_test::wait_until([&] { return acknowledged == 50; }));
+    cluster.broker(0).delay(rpc::send_message, 1s);
+    for (int i = 50; i < 200; ++i) {
+      send_pair(i);
+    }
+    REQUIRE(danube_test::wait_until([&] { return cluster.broker(0).held_calls() >= 1; }));
     require_ok(cluster.move_topic(topic, 1));
     require_ok(producer.flush());
     CHECK(acknowledged == 200);
