@@ -78,6 +78,31 @@ class scripted_auth final : public danube::AuthService::CallbackService, public 
 
 // A user-written asynchronous policy: hands the header over later, from a thread of its own (as a
 // policy asking a token service would).
+// A created producer whose token has expired while its exchange never answers: from here on every
+// call waits for a token. The broker issues tokens that live 2 s; the client's calls may take 10 s.
+struct producer_waiting_for_token {
+  producer_waiting_for_token(std::string_view topic_stem, std::chrono::milliseconds send_timeout)
+      : broker(danube_test::start_broker(exchanging_broker(std::chrono::seconds(2)))),
+        client(require_ok(exchange_client::builder()
+                              .service_url(broker.url())
+                              .call_timeout(std::chrono::seconds(10))
+                              .auth(danube::auth::api_key_exchange("key-1", std::chrono::seconds(1)))
+                              .build())),
+        producer(require_ok(client.new_producer()
+                                .topic(danube_test::unique_topic(topic_stem))
+                                .name("p")
+                                .send_timeout(send_timeout)
+                                .build())) {
+    require_ok(producer.create());
+    broker.never_answer(testing::rpc::authenticate);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  }
+
+  danube::testing::embedded_broker broker;
+  exchange_client client;
+  danube::producer producer;
+};
+
 struct deferred_token {
   static constexpr bool sends_credentials = true;
 
@@ -271,21 +296,8 @@ TEST_SUITE("api key exchange") {
   }
 
   TEST_CASE("a send waiting for a hanging token exchange fails at its own send_timeout, not the exchange's") {
-    auto broker = danube_test::start_broker(exchanging_broker(2s));
-    auto client = require_ok(exchange_client::builder()
-                                 .service_url(broker.url())
-                                 .call_timeout(10s)
-                                 .auth(danube::auth::api_key_exchange("key-1", 1s))
-                                 .build());
-    auto producer = require_ok(client.new_producer()
-                                   .topic(danube_test::unique_topic("send-waits-for-token"))
-                                   .name("p")
-                                   .send_timeout(500ms)
-                                   .build());
-    require_ok(producer.create());
-    broker.never_answer(testing::rpc::authenticate);
-    // The token expires 2 s after it was issued; from then on a call has to wait for the exchange.
-    std::this_thread::sleep_for(2500ms);
+    producer_waiting_for_token setup("send-waits-for-token", 500ms);
+    auto& [broker, client, producer] = setup;
     const auto start = std::chrono::steady_clock::now();
     const auto sent = producer.send("late");
     const auto took = danube_test::elapsed_since(start);
@@ -318,20 +330,8 @@ TEST_SUITE("api key exchange") {
   }
 
   TEST_CASE("producer.close() returns at once while a send waits for a hanging token exchange, the send is closed") {
-    auto broker = danube_test::start_broker(exchanging_broker(2s));
-    auto client = require_ok(exchange_client::builder()
-                                 .service_url(broker.url())
-                                 .call_timeout(10s)
-                                 .auth(danube::auth::api_key_exchange("key-1", 1s))
-                                 .build());
-    auto producer = require_ok(client.new_producer()
-                                   .topic(danube_test::unique_topic("close-while-waiting-for-token"))
-                                   .name("p")
-                                   .send_timeout(8s)
-                                   .build());
-    require_ok(producer.create());
-    broker.never_answer(testing::rpc::authenticate);
-    std::this_thread::sleep_for(2500ms);  // the token has expired: a send now waits for the exchange
+    producer_waiting_for_token setup("close-while-waiting-for-token", 8s);
+    auto& [broker, client, producer] = setup;
     auto pending = producer.send_async("waiting");
     REQUIRE(pending.wait_for(300ms) == std::future_status::timeout);
     const auto start = std::chrono::steady_clock::now();
